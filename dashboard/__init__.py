@@ -1,0 +1,1 @@
+"""The django-trax browser dashboard (a Django app; imports trax, never the reverse)."""

@@ -1,0 +1,68 @@
+"""Suite-wide test set-up.
+
+- Every ``django_db`` test may use every alias: run records go through the ``trax`` alias on
+  PostgreSQL (DESIGN.md §4).
+- Atomic (non-transactional) tests wrap each connection in its own rolled-back transaction,
+  so there run records are pointed at ``default`` to stay visible to the test; tests that
+  check the separate connection itself use ``django_db(transaction=True)``.
+- ``@pytest.mark.postgresql`` tests are skipped on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and "databases" not in marker.kwargs:
+            kwargs: dict[str, Any] = {**marker.kwargs, "databases": "__all__"}
+            item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgresql") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture(autouse=True)
+def _run_records_follow_atomic_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and (
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    if marker is None or transactional or "trax" not in django_settings.DATABASES:
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.TRAX = {**getattr(django_settings, "TRAX", {}), "DATABASE_ALIAS": "default"}
+    yield
+
+
+@pytest.fixture
+def child_process_env() -> dict[str, str]:
+    """Environment for a real child process (``manage.py ...``) pointed at this test's database.
+
+    Use with ``django_db(transaction=True)`` so the child sees what the test committed.
+    """
+    import os
+    from urllib.parse import quote
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "postgresql":
+        url = "postgres://{user}:{password}@{host}:{port}/{name}".format(
+            user=quote(settings_dict["USER"] or ""),
+            password=quote(settings_dict["PASSWORD"] or ""),
+            host=settings_dict["HOST"] or "localhost",
+            port=settings_dict["PORT"] or 5432,
+            name=settings_dict["NAME"],
+        )
+    else:
+        url = f"sqlite:///{settings_dict['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}

@@ -1,0 +1,148 @@
+"""Shared pieces of the trax admin: read-only admins for engine-owned tables, JSON and stack
+trace rendering, links between objects, identifier search and audit rows for admin edits."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from trax.store import audit_record
+
+
+def pretty_json(value: Any) -> SafeString:
+    """JSON indented for reading, in a ``<pre>`` (escaped)."""
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return format_html('<pre style="margin:0;white-space:pre-wrap">{}</pre>', text)
+
+
+def preformatted(text: str) -> SafeString | str:
+    """Multi-line text (a stack trace) in a ``<pre>``; empty text stays empty."""
+    if not text:
+        return ""
+    return format_html('<pre style="margin:0;white-space:pre-wrap">{}</pre>', text)
+
+
+def change_link(obj: models.Model | None, label: str | None = None) -> SafeString | str:
+    """A link to ``obj``'s admin change page (plain text if it has none)."""
+    if obj is None:
+        return "-"
+    opts = obj._meta
+    try:
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return str(label or obj)
+    return format_html('<a href="{}">{}</a>', url, label or str(obj))
+
+
+def changelist_link(model: type[models.Model], label: str, **filters: Any) -> SafeString:
+    """A link to ``model``'s admin list, filtered by ``filters`` (``manifest__id__exact=3``)."""
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    query = "&".join(f"{name}={value}" for name, value in filters.items())
+    return format_html('<a href="{}?{}">{}</a>', url, query, label)
+
+
+def actor_of(request: HttpRequest) -> str:
+    """Who an audit row names for this request."""
+    user = getattr(request, "user", None)
+    return user.get_username() if user is not None and user.is_authenticated else "anonymous"
+
+
+class EngineOwnedAdmin(admin.ModelAdmin):
+    """Rows the engine writes (runs, queues, workers, ...): staff may look, never add, change
+    or delete. Deleting belongs to the cleanup job; changing state belongs to ``trax.store``."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    """An inline listing related engine rows without forms to edit them."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class IdentifierSearchMixin:
+    """Search that looks a UUID up by ``external_id`` and a number up by id (both indexed)
+    before falling back to ``search_fields``, so pasting a run's id never scans the table."""
+
+    uuid_search_field: str | None = "external_id"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if term.isdigit():
+            return queryset.filter(pk=int(term)), False
+        if self.uuid_search_field is not None:
+            try:
+                identifier = uuid.UUID(term)
+            except ValueError:
+                pass
+            else:
+                return queryset.filter(**{self.uuid_search_field: identifier}), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+class AuditedAdminMixin:
+    """Writes an audit row (``<noun>.create|change|delete``) for each save and delete made in
+    the admin, in the admin's own transaction."""
+
+    audit_noun: str = ""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        audit_record(
+            actor=actor_of(request),
+            action=f"{self.audit_noun}.{'change' if change else 'create'}",
+            target=f"{self.audit_noun}:{obj.pk}",
+            detail={"changed": sorted(form.changed_data), "via": "admin"},
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        pk = obj.pk
+        super().delete_model(request, obj)  # type: ignore[misc]
+        audit_record(
+            actor=actor_of(request),
+            action=f"{self.audit_noun}.delete",
+            target=f"{self.audit_noun}:{pk}",
+            detail={"name": str(obj), "via": "admin"},
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        doomed = [(obj.pk, str(obj)) for obj in queryset]
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        for pk, name in doomed:
+            audit_record(
+                actor=actor_of(request),
+                action=f"{self.audit_noun}.delete",
+                target=f"{self.audit_noun}:{pk}",
+                detail={"name": name, "via": "admin"},
+            )

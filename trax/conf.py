@@ -1,0 +1,159 @@
+"""The one trax settings object: defaults < settings.TRAX (the runtime row joins later).
+
+Every name is documented in docs/settings.md. Unknown names and bad values raise
+ImproperlyConfigured naming the problem; the cache is dropped on ``setting_changed`` so
+``override_settings`` works in tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _non_negative_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _positive_number(value: Any) -> bool:
+    return _non_negative_number(value) and value > 0
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _positive_int(value: Any) -> bool:
+    return _non_negative_int(value) and value > 0
+
+
+def _bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _dotted_paths(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, str) and "." in v for v in value)
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+@dataclass(frozen=True)
+class _Setting:
+    default: Any
+    check: Callable[[Any], bool]
+    expects: str
+
+
+_SETTINGS: dict[str, _Setting] = {
+    # Scheduler and dispatcher (DESIGN.md §4). Seconds may be fractions so tests run fast.
+    "MANAGER_POLLING_INTERVAL_SECONDS": _Setting(5.0, _positive_number, "a number > 0"),
+    "DISPATCHER_POLLING_INTERVAL_SECONDS": _Setting(2.0, _positive_number, "a number > 0"),
+    "MAX_ACTIVE_JOBS": _Setting(10, _optional(_positive_int), "an int > 0 or None"),
+    "MAX_CONCURRENT_DISPATCH": _Setting(1, _positive_int, "an int > 0"),
+    "DEFAULT_MAX_RETRIES": _Setting(3, _non_negative_int, "an int >= 0"),
+    "RETRY_DELAY_SECONDS": _Setting(300.0, _non_negative_number, "a number >= 0"),
+    "RETRY_BACKOFF_MULTIPLIER": _Setting(2.0, lambda v: _positive_number(v) and v >= 1, ">= 1"),
+    "MAX_RETRY_DELAY_SECONDS": _Setting(3600.0, _non_negative_number, "a number >= 0"),
+    "DEFAULT_JOB_TIMEOUT_SECONDS": _Setting(1200.0, _optional(_positive_number), "> 0 or None"),
+    "STALE_PENDING_TIMEOUT_SECONDS": _Setting(1200.0, _positive_number, "a number > 0"),
+    "STALE_IN_PROGRESS_BACKSTOP_SECONDS": _Setting(3600.0, _positive_number, "a number > 0"),
+    "DEPENDENT_PRIORITY_BOOST": _Setting(16, _non_negative_int, "an int >= 0"),
+    "MAX_DISPATCH_ATTEMPTS": _Setting(5, _positive_int, "an int > 0"),
+    "MISFIRE_THRESHOLD_SECONDS": _Setting(60.0, _non_negative_number, "a number >= 0"),
+    "METADATA_RETENTION_SECONDS": _Setting(None, _optional(_positive_number), "> 0 or None"),
+    "DEAD_LETTER_RETENTION_SECONDS": _Setting(
+        30 * 24 * 3600.0, _optional(_positive_number), "> 0 or None"
+    ),
+    # Workers.
+    "WORKER_CONCURRENCY": _Setting(None, _optional(_positive_int), "an int > 0 or None"),
+    "HEARTBEAT_INTERVAL_SECONDS": _Setting(5.0, _positive_number, "a number > 0"),
+    "LEASE_SECONDS": _Setting(30.0, _positive_number, "a number > 0"),
+    "SHUTDOWN_TIMEOUT_SECONDS": _Setting(30.0, _non_negative_number, "a number >= 0"),
+    # The run lifecycle (effects).
+    "JUNCTION_PROGRESS": _Setting(True, _bool, "True or False"),
+    "CANCELLATION_FLAG_POLLING": _Setting(True, _bool, "True or False"),
+    "LOG_CAPTURE": _Setting(True, _bool, "True or False"),
+    "LOG_CAPTURE_LEVEL": _Setting("INFO", lambda v: v in _LOG_LEVELS, f"one of {_LOG_LEVELS}"),
+    "LOG_CAPTURE_MAX_RECORDS": _Setting(1000, _positive_int, "an int > 0"),
+    "EFFECT_PROVIDERS": _Setting((), _dotted_paths, "a list of dotted paths"),
+    "USER_EFFECT_PROVIDERS_ENABLED": _Setting(True, _bool, "True or False"),
+    "LIFECYCLE_HOOKS": _Setting((), _dotted_paths, "a list of dotted paths"),
+    "HOST_LABELS": _Setting({}, _string_map, "a dict of str to str"),
+    "HOST_ENVIRONMENT": _Setting(None, _optional(lambda v: isinstance(v, str) and v), "a str"),
+    "DATABASE_ALIAS": _Setting(None, _optional(lambda v: isinstance(v, str) and v), "a str"),
+}
+
+DEFAULTS: Mapping[str, Any] = {name: s.default for name, s in _SETTINGS.items()}
+
+
+class TraxSettings:
+    """Attribute access to the effective trax settings (``trax_settings.LEASE_SECONDS``)."""
+
+    def __init__(self, user: Mapping[str, Any] | None = None) -> None:
+        self._user = dict(user or {})
+        self._validate()
+
+    def _validate(self) -> None:
+        for name, value in self._user.items():
+            spec = _SETTINGS.get(name)
+            if spec is None:
+                close = difflib.get_close_matches(name, _SETTINGS, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ImproperlyConfigured(f"TRAX[{name!r}] is not a trax setting.{hint}")
+            if not spec.check(value):
+                raise ImproperlyConfigured(
+                    f"TRAX[{name!r}] must be {spec.expects}; got {value!r}."
+                )
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _SETTINGS:
+            raise AttributeError(f"{name!r} is not a trax setting")
+        return self._user.get(name, _SETTINGS[name].default)
+
+    @property
+    def worker_concurrency(self) -> int:
+        """WORKER_CONCURRENCY, or the CPU count when unset."""
+        return self.WORKER_CONCURRENCY or os.cpu_count() or 1
+
+
+_cached: TraxSettings | None = None
+
+
+def get_settings() -> TraxSettings:
+    """The validated settings, built once from ``settings.TRAX`` and cached."""
+    global _cached
+    if _cached is None:
+        from django.conf import settings
+
+        user = getattr(settings, "TRAX", {})
+        if not isinstance(user, Mapping):
+            raise ImproperlyConfigured("settings.TRAX must be a dict.")
+        _cached = TraxSettings(user)
+    return _cached
+
+
+@receiver(setting_changed)
+def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
+    global _cached
+    if setting == "TRAX":
+        _cached = None
+        from trax.effects.service import reset_default_service
+
+        reset_default_service()

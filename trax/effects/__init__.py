@@ -1,0 +1,1 @@
+"""The run lifecycle: metadata, effect providers, hooks, progress, host, log capture."""

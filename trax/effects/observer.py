@@ -1,0 +1,75 @@
+"""The lifecycle's junction observer: progress, the cancellation flag, logs, user providers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.db import DatabaseError
+
+from trax.core import JunctionSpec, RunContext
+from trax.effects.logs import RunLogBuffer
+from trax.effects.providers import EffectProvider, notify_providers
+from trax.models import CancelReason
+from trax.store import CancelSignal, metadata_mark_junction, metadata_read_cancel_flag
+
+logger = logging.getLogger("trax.effects")
+
+
+class RunEffects:
+    """Runs the effects at each junction boundary of one recorded run.
+
+    With ``progress`` the running junction is recorded and the cancellation flag read in the
+    same statement; with only ``poll_cancel_flag`` the flag is read alone; a worker whose cancel
+    watcher fires tokens from notifications turns polling off and reads nothing per junction.
+    """
+
+    def __init__(
+        self,
+        *,
+        run: RunContext,
+        alias: str,
+        progress: bool,
+        poll_cancel_flag: bool,
+        logs: RunLogBuffer | None,
+        providers: Sequence[EffectProvider],
+    ) -> None:
+        assert run.run_id is not None
+        self.run = run
+        self.run_id: int = run.run_id
+        self.alias = alias
+        self.progress = progress
+        self.poll_cancel_flag = poll_cancel_flag
+        self.logs = logs
+        self.providers = providers
+
+    def before_junction(self, spec: JunctionSpec) -> None:
+        self.flush_logs()
+        signal = self._boundary_write(spec.name)
+        if self.poll_cancel_flag and signal.requested:
+            self.run.token.cancel(signal.reason or CancelReason.OPERATOR)
+        notify_providers(self.providers, "junction_started", self.run, spec.name)
+
+    def after_junction(self, spec: JunctionSpec, error: BaseException | None) -> None:
+        notify_providers(self.providers, "junction_finished", self.run, spec.name, error)
+
+    def flush_logs(self) -> None:
+        """Write the run's buffered log records (a failed write is logged, not raised)."""
+        if self.logs is None:
+            return
+        try:
+            self.logs.flush(using=self.alias)
+        except DatabaseError:
+            logger.warning("could not write captured logs of run %s", self.run_id, exc_info=True)
+
+    def _boundary_write(self, junction_name: str) -> CancelSignal:
+        try:
+            if self.progress:
+                return metadata_mark_junction(self.run_id, junction_name, using=self.alias)
+            if self.poll_cancel_flag:
+                return metadata_read_cancel_flag(self.run_id, using=self.alias)
+        except DatabaseError:
+            logger.warning(
+                "could not record junction %s of run %s", junction_name, self.run_id, exc_info=True
+            )
+        return CancelSignal(False, "")

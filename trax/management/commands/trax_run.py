@@ -1,0 +1,58 @@
+"""``manage.py trax_run NAME --input JSON``: run a registered train now, recorded."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+import trax
+from trax.core import Failure, TraxError
+from trax.registry import registry
+
+
+class Command(BaseCommand):
+    help = "Run a registered train now, in this process, and record the run."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("train", nargs="?", help="The train's registered name.")
+        parser.add_argument(
+            "--input", default=None, help="The train input as JSON (default: no input)."
+        )
+        parser.add_argument("--list", action="store_true", help="List registered trains.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["list"]:
+            for name in registry.names():
+                self.stdout.write(name)
+            return
+        name = options["train"]
+        if not name:
+            raise CommandError("Name a train to run (see --list).")
+        if name not in registry:
+            known = ", ".join(registry.names()) or "none"
+            raise CommandError(f"No train is registered as {name!r}. Registered: {known}.")
+        try:
+            data = json.loads(options["input"]) if options["input"] is not None else None
+        except json.JSONDecodeError as error:
+            raise CommandError(f"--input is not valid JSON: {error}") from None
+        try:
+            result = trax.run_result(name, data)
+        except trax.TrainCancelled as cancelled:
+            raise CommandError(f"The run was cancelled: {cancelled}") from None
+        except TraxError as error:
+            raise CommandError(str(error)) from None
+        if isinstance(result, Failure):
+            context = result.context
+            raise CommandError(
+                f"The run failed in junction {context.junction_name or '(none)'}: "
+                f"{context.exception_type}: {context.message}"
+            )
+        self.stdout.write(json.dumps(_json(result.value), indent=2))
+
+
+def _json(value: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(type(value)).dump_python(value, mode="json") if value is not None else None

@@ -1,0 +1,64 @@
+import uuid
+
+from django.db import models
+
+from trax.models.choices import CancelReason, TrainState
+
+
+class Metadata(models.Model):
+    """One execution of a train: its state, timing, input, output and failure."""
+
+    name = models.CharField(max_length=255, help_text="Canonical train name.")
+    external_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    executor = models.CharField(max_length=255, blank=True, default="")
+    train_state = models.CharField(
+        max_length=16, choices=TrainState.choices, default=TrainState.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    failure_junction = models.CharField(max_length=255, blank=True, default="")
+    failure_exception = models.CharField(max_length=255, blank=True, default="")
+    failure_reason = models.TextField(blank=True, default="")
+    stack_trace = models.TextField(blank=True, default="")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    manifest = models.ForeignKey(
+        "trax.Manifest", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    work_queue = models.ForeignKey(
+        "trax.WorkQueue",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+    )
+    attempt = models.PositiveIntegerField(default=1)
+    scheduled_time = models.DateTimeField(null=True, blank=True)
+    cancellation_requested = models.BooleanField(default=False)
+    cancel_reason = models.CharField(
+        max_length=16, choices=CancelReason.choices, blank=True, default=""
+    )
+    currently_running_junction = models.CharField(max_length=255, blank=True, default="")
+    junction_started_at = models.DateTimeField(null=True, blank=True)
+    host_name = models.CharField(max_length=255, blank=True, default="")
+    host_environment = models.CharField(max_length=64, blank=True, default="")
+    host_instance_id = models.CharField(max_length=255, blank=True, default="")
+    host_labels = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "trax_metadata"
+        ordering = ["-created_at"]
+        verbose_name = "run"
+        verbose_name_plural = "runs"
+        indexes = [
+            models.Index(fields=["train_state", "created_at"], name="trax_metadata_state_idx"),
+            models.Index(fields=["manifest", "train_state"], name="trax_metadata_manifest_idx"),
+            models.Index(fields=["end_time"], name="trax_metadata_end_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} #{self.pk} ({self.train_state})"

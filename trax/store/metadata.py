@@ -1,0 +1,235 @@
+"""Writers of run state (``trax_metadata``). Every transition is a guarded UPDATE: zero rows
+means someone else got there first, and the caller backs off."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Now
+
+from trax.models import CancelReason, Metadata, TrainState
+from trax.store.alias import run_records_alias
+
+ExtraWrite = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class HostStamp:
+    """Where a run executes, stamped when it starts."""
+
+    name: str = ""
+    environment: str = ""
+    instance_id: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended, as the finish transition records it."""
+
+    state: TrainState
+    output: Any = None
+    failure_junction: str = ""
+    failure_exception: str = ""
+    failure_reason: str = ""
+    stack_trace: str = ""
+    cancel_reason: str = ""
+
+
+def metadata_create(
+    *,
+    name: str,
+    input: Any,
+    parent_id: int | None = None,
+    manifest_id: int | None = None,
+    work_queue_id: int | None = None,
+    attempt: int = 1,
+    scheduled_time: datetime | None = None,
+    executor: str = "",
+    external_id: uuid.UUID | None = None,
+    using: str | None = None,
+) -> Metadata:
+    """Insert a ``pending`` run (no lock: a new row)."""
+    return Metadata.objects.using(using or run_records_alias()).create(
+        name=name,
+        input=input,
+        parent_id=parent_id,
+        manifest_id=manifest_id,
+        work_queue_id=work_queue_id,
+        attempt=attempt,
+        scheduled_time=scheduled_time,
+        executor=executor,
+        external_id=external_id or uuid.uuid4(),
+    )
+
+
+def metadata_start(
+    metadata_id: int,
+    *,
+    host: HostStamp,
+    executor: str = "",
+    guard: Q | None = None,
+    also: Sequence[ExtraWrite] = (),
+    using: str | None = None,
+) -> bool:
+    """``pending -> in_progress`` (start_time from the database clock), guarded by state and by
+    ``guard``; ``also`` runs in the same transaction only if the start happened. False when the
+    row was no longer pending (cancelled, reaped, or started by someone else)."""
+    alias = using or run_records_alias()
+    with transaction.atomic(using=alias):
+        rows = Metadata.objects.using(alias).filter(id=metadata_id, train_state=TrainState.PENDING)
+        if guard is not None:
+            rows = rows.filter(guard)
+        started = rows.update(
+            train_state=TrainState.IN_PROGRESS,
+            start_time=Now(),
+            executor=executor,
+            host_name=host.name,
+            host_environment=host.environment,
+            host_instance_id=host.instance_id,
+            host_labels=host.labels,
+        )
+        if started != 1:
+            return False
+        for write in also:
+            write()
+    return True
+
+
+def metadata_finish(
+    metadata_id: int,
+    outcome: RunOutcome,
+    *,
+    guard: Q | None = None,
+    also: Sequence[ExtraWrite] = (),
+    using: str | None = None,
+) -> bool:
+    """``in_progress -> completed | failed | cancelled`` with output or failure fields; clears
+    the junction progress columns. Guarded by state and ``guard``; ``also`` shares the
+    transaction. False when the run was no longer ours to finish (reaped or fenced)."""
+    alias = using or run_records_alias()
+    keep_first_reason = Case(
+        When(cancel_reason="", then=Value(outcome.cancel_reason)), default=F("cancel_reason")
+    )
+    with transaction.atomic(using=alias):
+        rows = Metadata.objects.using(alias).filter(
+            id=metadata_id, train_state=TrainState.IN_PROGRESS
+        )
+        if guard is not None:
+            rows = rows.filter(guard)
+        finished = rows.update(
+            train_state=outcome.state,
+            end_time=Now(),
+            output=outcome.output,
+            failure_junction=outcome.failure_junction,
+            failure_exception=outcome.failure_exception,
+            failure_reason=outcome.failure_reason,
+            stack_trace=outcome.stack_trace,
+            cancel_reason=keep_first_reason,
+            currently_running_junction="",
+            junction_started_at=None,
+        )
+        if finished != 1:
+            return False
+        for write in also:
+            write()
+    return True
+
+
+@dataclass(frozen=True)
+class CancelSignal:
+    """The cancellation flag of a run as read at a junction boundary."""
+
+    requested: bool
+    reason: str
+
+
+def metadata_mark_junction(
+    metadata_id: int, junction_name: str, *, using: str | None = None
+) -> CancelSignal:
+    """Record the junction now running and read the cancellation flag, in one statement."""
+    alias = using or run_records_alias()
+    connection = connections[alias]
+    started_at = connection.ops.adapt_datetimefield_value(_now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE trax_metadata SET currently_running_junction = %s, junction_started_at = %s "
+            "WHERE id = %s RETURNING cancellation_requested, cancel_reason",
+            [junction_name, started_at, metadata_id],
+        )
+        row = cursor.fetchone()
+    return CancelSignal(bool(row[0]), row[1] or "") if row else CancelSignal(False, "")
+
+
+def metadata_read_cancel_flag(metadata_id: int, *, using: str | None = None) -> CancelSignal:
+    """Read the cancellation flag alone (junction progress switched off)."""
+    alias = using or run_records_alias()
+    row = (
+        Metadata.objects.using(alias)
+        .filter(id=metadata_id)
+        .values_list("cancellation_requested", "cancel_reason")
+        .first()
+    )
+    return CancelSignal(bool(row[0]), row[1]) if row else CancelSignal(False, "")
+
+
+@dataclass(frozen=True)
+class CancelRequestResult:
+    """What a cancel request did: runs flagged (running ones stop at their next check) and
+    pending runs cancelled outright."""
+
+    flagged: int
+    cancelled_pending: int
+    run_ids: tuple[int, ...]
+
+
+_DESCENDANTS_SQL = (
+    "WITH RECURSIVE tree(id) AS ("
+    " SELECT id FROM trax_metadata WHERE id = %s"
+    " UNION ALL"
+    " SELECT child.id FROM trax_metadata child JOIN tree ON child.parent_id = tree.id"
+    ") SELECT id FROM tree"
+)
+
+
+def metadata_request_cancel(
+    metadata_id: int, *, reason: CancelReason = CancelReason.OPERATOR, using: str | None = None
+) -> CancelRequestResult:
+    """Flag a run and all its descendants for cancellation (descendants get reason
+    ``parent``) and turn the pending ones straight to ``cancelled``; finished runs are left
+    alone. Guarded by state, so a run that finishes meanwhile keeps its outcome."""
+    alias = using or run_records_alias()
+    with transaction.atomic(using=alias):
+        with connections[alias].cursor() as cursor:
+            cursor.execute(_DESCENDANTS_SQL, [metadata_id])
+            tree = [row[0] for row in cursor.fetchall()]
+        active = Metadata.objects.using(alias).filter(
+            id__in=tree, train_state__in=(TrainState.PENDING, TrainState.IN_PROGRESS)
+        )
+        run_ids = tuple(active.values_list("id", flat=True))
+        flagged = active.update(
+            cancellation_requested=True,
+            cancel_reason=Case(
+                When(~Q(cancel_reason=""), then=F("cancel_reason")),
+                When(id=metadata_id, then=Value(reason)),
+                default=Value(CancelReason.PARENT),
+            ),
+        )
+        cancelled_pending = (
+            Metadata.objects.using(alias)
+            .filter(id__in=run_ids, train_state=TrainState.PENDING)
+            .update(train_state=TrainState.CANCELLED, end_time=Now())
+        )
+    return CancelRequestResult(flagged, cancelled_pending, run_ids)
+
+
+def _now() -> datetime:
+    from django.utils import timezone
+
+    return timezone.now()
