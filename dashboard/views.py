@@ -13,6 +13,4 @@ def overview(request: HttpRequest) -> HttpResponse:
     recent = Metadata.objects.only(
         "id", "name", "train_state", "created_at", "start_time", "end_time"
     )[:50]
-    return render(
-        request, "dashboard/overview.html", {"runs": recent, "states": TrainState}
-    )
+    return render(request, "dashboard/overview.html", {"runs": recent, "states": TrainState})

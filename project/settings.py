@@ -1,5 +1,7 @@
 """Settings of the django-trax example project, read from the environment (django-environ)."""
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -76,8 +78,11 @@ def _database(url: str) -> dict:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             }
         )
-        # Tests that start other processes need a file database they can share.
-        config["TEST"] = {"NAME": str(PROJECT_DIR / "test_db.sqlite3")}
+        # Tests that start other processes need a file database they can share; one per test
+        # run so concurrent runs never meet.
+        config["TEST"] = {
+            "NAME": os.path.join(tempfile.gettempdir(), f"trax-test-{os.getpid()}.sqlite3")
+        }
     else:
         config["CONN_MAX_AGE"] = None
         config["CONN_HEALTH_CHECKS"] = True

@@ -37,7 +37,31 @@ _EXPORTS: dict[str, str] = {
     "LifecycleHook": "trax.effects.hooks",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CancellationToken",
+    "EffectProvider",
+    "Failure",
+    "FailureContext",
+    "InputValidationError",
+    "Junction",
+    "LifecycleHook",
+    "Result",
+    "RunContext",
+    "SerializationError",
+    "Success",
+    "Train",
+    "TrainCancelled",
+    "TrainDeclarationError",
+    "TraxError",
+    "UnknownTrainError",
+    "arun",
+    "cancel_run",
+    "current_run",
+    "failure_context",
+    "register",
+    "run",
+    "run_result",
+]
 
 if TYPE_CHECKING:
     from trax.api import arun, cancel_run, run, run_result

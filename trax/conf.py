@@ -40,6 +40,10 @@ def _positive_int(value: Any) -> bool:
     return _non_negative_int(value) and value > 0
 
 
+def _non_empty_string(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
 def _bool(value: Any) -> bool:
     return isinstance(value, bool)
 
@@ -96,8 +100,8 @@ _SETTINGS: dict[str, _Setting] = {
     "USER_EFFECT_PROVIDERS_ENABLED": _Setting(True, _bool, "True or False"),
     "LIFECYCLE_HOOKS": _Setting((), _dotted_paths, "a list of dotted paths"),
     "HOST_LABELS": _Setting({}, _string_map, "a dict of str to str"),
-    "HOST_ENVIRONMENT": _Setting(None, _optional(lambda v: isinstance(v, str) and v), "a str"),
-    "DATABASE_ALIAS": _Setting(None, _optional(lambda v: isinstance(v, str) and v), "a str"),
+    "HOST_ENVIRONMENT": _Setting(None, _optional(_non_empty_string), "a str"),
+    "DATABASE_ALIAS": _Setting(None, _optional(_non_empty_string), "a str"),
 }
 
 DEFAULTS: Mapping[str, Any] = {name: s.default for name, s in _SETTINGS.items()}
@@ -118,9 +122,7 @@ class TraxSettings:
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ImproperlyConfigured(f"TRAX[{name!r}] is not a trax setting.{hint}")
             if not spec.check(value):
-                raise ImproperlyConfigured(
-                    f"TRAX[{name!r}] must be {spec.expects}; got {value!r}."
-                )
+                raise ImproperlyConfigured(f"TRAX[{name!r}] must be {spec.expects}; got {value!r}.")
 
     def __getattr__(self, name: str) -> Any:
         if name not in _SETTINGS:

@@ -85,9 +85,10 @@ def register(train: Any = None, *, name: str | None = None) -> Any:
 
     def decorate(cls: TrainT) -> TrainT:
         if name is not None:
-            if cls.name is not None and cls.name != name:
+            own_name = cls.__dict__.get("name")
+            if own_name is not None and own_name != name:
                 raise DuplicateTrainError(
-                    f"{cls.__qualname__} is named {cls.name!r} already; cannot rename to {name!r}"
+                    f"{cls.__qualname__} is named {own_name!r} already; cannot rename to {name!r}"
                 )
             cls.name = name
         registry.add(cls)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -56,6 +58,48 @@ def actor_of(request: HttpRequest) -> str:
     """Who an audit row names for this request."""
     user = getattr(request, "user", None)
     return user.get_username() if user is not None and user.is_authenticated else "anonymous"
+
+
+class CappedCountPaginator(Paginator):
+    """A paginator that counts at most ``MAX_COUNTED_ROWS`` rows (``SELECT COUNT(*) FROM
+    (... LIMIT n)``), so a list page never counts a whole large table; ``capped`` says whether
+    there were more. ``show_full_result_count = False`` removes the other count the admin
+    makes."""
+
+    MAX_COUNTED_ROWS = 10_000
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        object_list: Any = self.object_list
+        if not isinstance(object_list, QuerySet):
+            return len(object_list)
+        counted = object_list[: self.MAX_COUNTED_ROWS + 1].count()
+        self.capped = counted > self.MAX_COUNTED_ROWS
+        return min(counted, self.MAX_COUNTED_ROWS)
+
+
+class CappedCountMixin:
+    """List pages of big engine tables: a capped count, no full count, and a note when the
+    count was capped (the newest rows stay reachable; filters reach older ones)."""
+
+    paginator: ClassVar[type] = CappedCountPaginator
+    show_full_result_count = False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response: HttpResponse = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        changelist = getattr(response, "context_data", None) or {}
+        paginator = getattr(changelist.get("cl"), "paginator", None)
+        if isinstance(paginator, CappedCountPaginator) and paginator.capped:
+            plural = self.model._meta.verbose_name_plural  # type: ignore[attr-defined]
+            messages.info(
+                request,
+                f"Only the first {CappedCountPaginator.MAX_COUNTED_ROWS:,} matching {plural} "
+                "are counted and paged; filter or search to reach the others.",
+            )
+        return response
 
 
 class EngineOwnedAdmin(admin.ModelAdmin):
@@ -117,7 +161,9 @@ class AuditedAdminMixin:
 
     audit_noun: str = ""
 
-    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         audit_record(
             actor=actor_of(request),

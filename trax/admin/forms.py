@@ -93,9 +93,8 @@ class ManifestForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["train_name"].help_text = (
-            f"A registered train name. Registered: {_registered_names()}."
-        )
+        registered = _registered_names()
+        self.fields["train_name"].help_text = f"A registered train name. Registered: {registered}."
         if self.instance.pk is not None and "depends_on" in self.fields:
             field = self.fields["depends_on"]
             field.queryset = field.queryset.exclude(pk=self.instance.pk)  # type: ignore[attr-defined]
@@ -189,22 +188,45 @@ class RuntimeSettingsForm(forms.ModelForm):
 
     class Meta:
         model = RuntimeSettings
-        exclude = ["updated_at", "updated_by"]
+        fields = [
+            "manager_polling_interval_seconds",
+            "dispatcher_polling_interval_seconds",
+            "max_active_jobs",
+            "max_concurrent_dispatch",
+            "default_max_retries",
+            "retry_delay_seconds",
+            "retry_backoff_multiplier",
+            "max_retry_delay_seconds",
+            "default_job_timeout_seconds",
+            "stale_pending_timeout_seconds",
+            "dead_letter_retention_seconds",
+            "metadata_retention_seconds",
+            "junction_progress",
+            "log_capture",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         current = get_settings()
         for name, field in self.fields.items():
             setting = name.upper()
-            if setting in _SETTINGS:
-                field.help_text = (
-                    f"{_SETTINGS[setting].expects[:1].upper()}{_SETTINGS[setting].expects[1:]}. "
-                    f"Empty = {getattr(current, setting)!r} from settings.TRAX or the default."
-                )
+            if setting not in _SETTINGS:
+                continue
+            expects = _SETTINGS[setting].expects.replace(" or None", "")
+            field.help_text = (
+                f"Must be {expects}. Empty = {getattr(current, setting)!r} "
+                "(from settings.TRAX, or the default)."
+            )
+            if isinstance(field.widget, forms.NullBooleanSelect):
+                field.widget.choices = [
+                    ("unknown", "Default"),
+                    ("true", "Yes"),
+                    ("false", "No"),
+                ]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        for name, value in cleaned.items():
+        for name, value in list(cleaned.items()):
             spec = _SETTINGS.get(name.upper())
             if value is None or spec is None or name in self.errors:
                 continue

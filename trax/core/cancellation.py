@@ -24,7 +24,7 @@ class CancellationToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self._callbacks: dict[int, Callable[[], None]] = {}
+        self._callbacks: dict[int, Callable[[], object]] = {}
         self._next_handle = 0
         self.reason: str | None = None
 
@@ -60,7 +60,7 @@ class CancellationToken:
         """Block until the token fires or ``timeout`` passes; True if it fired."""
         return self._event.wait(timeout)
 
-    def add_callback(self, callback: Callable[[], None]) -> int:
+    def add_callback(self, callback: Callable[[], object]) -> int:
         """Call ``callback`` (once, from the cancelling thread) when the token fires.
 
         Runs immediately if it already has. Returns a handle for ``remove_callback``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -136,7 +137,7 @@ def _run_junction(
 
 def _invoke(spec: JunctionSpec, memory: Memory, token: CancellationToken) -> Any:
     function = spec.bind(token)
-    arguments = {parameter: memory.get(needed) for parameter, needed in spec.inputs}
+    arguments: dict[str, Any] = {parameter: memory.get(needed) for parameter, needed in spec.inputs}
     if spec.token_parameter is not None:
         arguments[spec.token_parameter] = token
     if not spec.is_async:
@@ -155,10 +156,8 @@ def _drive_async(
         task = loop.create_task(function(**arguments))
 
         def interrupt() -> None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the junction finished
                 loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:  # the loop has closed: the junction already finished
-                pass
 
         handle = token.add_callback(interrupt)
         try:

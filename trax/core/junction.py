@@ -59,7 +59,7 @@ def describe_junction(step: Any, *, train_name: str) -> JunctionSpec:
         function = getattr(step, "run", None)
         if function is None or not callable(function):
             raise TrainDeclarationError(f"{train_name}: junction {step.__name__} has no run()")
-        name = step.name or step.__name__
+        name = step.__dict__.get("name") or step.__name__
     elif inspect.isfunction(step):
         function = step
         name = step.__name__
@@ -72,7 +72,9 @@ def describe_junction(step: Any, *, train_name: str) -> JunctionSpec:
     try:
         hints = typing.get_type_hints(function)
     except Exception as error:
-        raise TrainDeclarationError(f"{where} has annotations that cannot be resolved: {error}")
+        raise TrainDeclarationError(
+            f"{where} has annotations that cannot be resolved: {error}"
+        ) from None
 
     parameters = list(inspect.signature(function).parameters.values())
     if is_class:

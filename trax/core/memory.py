@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from trax.core.errors import MissingInputError
 from trax.core.annotations import type_name
+from trax.core.errors import MissingInputError
 
 T = TypeVar("T")
 
@@ -24,7 +24,7 @@ class Memory:
     def get(self, key: type[T]) -> T:
         """The value stored under ``key``; MissingInputError if there is none."""
         try:
-            return self._values[key]  # type: ignore[no-any-return]
+            return self._values[key]
         except KeyError:
             raise MissingInputError(f"memory holds no {type_name(key)}") from None
 

@@ -1,4 +1,4 @@
-"""JSON in and out of train inputs and outputs through pydantic v2 ``TypeAdapter`` (never pickle)."""
+"""JSON in and out of train inputs and outputs via pydantic v2 ``TypeAdapter`` (never pickle)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from trax.core.annotations import NONE_TYPE, type_name
 from trax.core.errors import InputValidationError, SerializationError, TrainDeclarationError
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def adapter_for(value_type: type) -> TypeAdapter[Any]:
     """The cached adapter of a type; TrainDeclarationError if pydantic cannot handle it."""
     try:
@@ -28,7 +28,7 @@ def to_json(value_type: type, value: Any, *, what: str) -> Any:
     if value_type is NONE_TYPE:
         return None
     try:
-        return adapter_for(value_type).dump_python(value, mode="json")
+        return adapter_for(value_type).dump_python(value, mode="json", warnings="error")
     except (PydanticSerializationError, TypeError, ValueError) as error:
         raise SerializationError(
             f"{what} of type {type_name(type(value))} cannot be serialised as JSON: {error}"
@@ -59,7 +59,12 @@ def normalise(value_type: type, value: Any, *, what: str) -> tuple[Any, Any]:
     replayed by a worker later.
     """
     if isinstance(value, value_type) and value_type is not NONE_TYPE:
-        data = to_json(value_type, value, what=what)
+        try:
+            data = to_json(value_type, value, what=what)
+        except SerializationError as error:  # an instance whose fields break its own types
+            raise InputValidationError(
+                f"{what} does not match {type_name(value_type)}: {error}"
+            ) from None
     else:
         data = value
     validated = from_json(value_type, data, what=what)

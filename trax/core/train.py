@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from trax.core.annotations import NONE_TYPE, memory_key_problem, type_name
 from trax.core.cancellation import CancellationToken
-from trax.core.context import RunContext
+from trax.core.context import RunContext, current_run_or_none
 from trax.core.errors import TrainDeclarationError
 from trax.core.junction import JunctionSpec, describe_junction
 from trax.core.result import FailureContext, Result
@@ -51,19 +51,20 @@ class Train(Generic[InT, OutT]):
     @classmethod
     def canonical_name(cls) -> str:
         """The stable name runs are recorded under: ``name`` if set, else module.QualName."""
-        return cls.name or f"{cls.__module__}.{cls.__qualname__}"
+        own_name = cls.__dict__.get("name")  # a subclass does not inherit its parent's name
+        return own_name or f"{cls.__module__}.{cls.__qualname__}"
 
     def run(self, input: InT, *, token: CancellationToken | None = None) -> OutT:
         """Run the chain in memory and return the output; the first exception is re-raised."""
         from trax.core.execution import execute
 
-        return typing.cast(OutT, execute(self, input, token=token or CancellationToken()))
+        return typing.cast(OutT, execute(self, input, token=token or _inherited_token()))
 
     def run_result(self, input: InT, *, token: CancellationToken | None = None) -> Result[OutT]:
         """Run the chain and return Success or Failure instead of raising (not on cancel)."""
         from trax.core.execution import execute_result
 
-        return execute_result(self, input, token=token or CancellationToken())
+        return execute_result(self, input, token=token or _inherited_token())
 
     # Per-train lifecycle hooks, called by recorded runs after the global hooks.
     def on_started(self, run: RunContext) -> None:
@@ -77,6 +78,12 @@ class Train(Generic[InT, OutT]):
 
     def on_cancelled(self, run: RunContext, reason: str | None) -> None:
         """Called when a recorded run is cancelled."""
+
+
+def _inherited_token() -> CancellationToken:
+    """A nested run shares its parent's token, so cancelling the parent stops it too."""
+    parent = current_run_or_none()
+    return parent.token if parent is not None else CancellationToken()
 
 
 def _declared_types(cls: type[Train[Any, Any]]) -> tuple[type, type]:
@@ -94,7 +101,7 @@ def _declared_types(cls: type[Train[Any, Any]]) -> tuple[type, type]:
                                 f"{cls.canonical_name()}: {role} type: {problem}"
                             )
                     try:
-                        adapter_for(declared)
+                        adapter_for(typing.cast(type, declared))
                     except TrainDeclarationError as error:
                         raise TrainDeclarationError(
                             f"{cls.canonical_name()}: {role} type {error}"

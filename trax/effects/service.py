@@ -122,8 +122,13 @@ class RunService:
             )
         assert started, "a run created in this transaction is pending"
         return self._run_started(
-            train, value, row_id=row.pk, external_id=row.external_id,
-            manifest_id=manifest_id, token=token, parent=parent,
+            train,
+            value,
+            row_id=row.pk,
+            external_id=row.external_id,
+            manifest_id=manifest_id,
+            token=token,
+            parent=parent,
         )
 
     # Entry point 2: execute a pending row created elsewhere.
@@ -140,8 +145,12 @@ class RunService:
         pending is not run. ``guard`` and the extra writes join the start and finish
         transactions (a worker passes its claim token and the job's deletion)."""
         if not metadata_start(
-            metadata_id, host=self.host, executor=self.executor, guard=guard,
-            also=on_start, using=self.alias,
+            metadata_id,
+            host=self.host,
+            executor=self.executor,
+            guard=guard,
+            also=on_start,
+            using=self.alias,
         ):
             state = (
                 Metadata.objects.using(self.alias)
@@ -150,15 +159,17 @@ class RunService:
                 .first()
             )
             return Execution(metadata_id, TrainState(state or TrainState.CANCELLED), recorded=False)
-        row = Metadata.objects.using(self.alias).only(
-            "name", "input", "external_id", "manifest_id", "parent_id"
-        ).get(id=metadata_id)
+        row = (
+            Metadata.objects.using(self.alias)
+            .only("name", "input", "external_id", "manifest_id", "parent_id")
+            .get(id=metadata_id)
+        )
         try:
             train = registry.get(row.name)
             value = from_json(train.input_type, row.input, what=f"input of {row.name}")
         except (UnknownTrainError, TraxError) as error:
-            exception_type = "UnknownTrain" if isinstance(error, UnknownTrainError) else (
-                type(error).__name__
+            exception_type = (
+                "UnknownTrain" if isinstance(error, UnknownTrainError) else (type(error).__name__)
             )
             outcome = RunOutcome(
                 state=TrainState.FAILED,
@@ -168,13 +179,21 @@ class RunService:
             self._finish(metadata_id, outcome, guard=guard, also=on_finish)
             context = FailureContext(row.name, "", exception_type, str(error), "")
             return Execution(metadata_id, TrainState.FAILED, Failure(error, context))
-        parent = RunContext(train_name="", token=CancellationToken(), run_id=row.parent_id) if (
-            row.parent_id
-        ) else None
+        parent = (
+            RunContext(train_name="", token=CancellationToken(), run_id=row.parent_id)
+            if (row.parent_id)
+            else None
+        )
         return self._run_started(
-            train, value, row_id=metadata_id, external_id=row.external_id,
-            manifest_id=row.manifest_id, token=token, parent=parent,
-            guard=guard, on_finish=on_finish,
+            train,
+            value,
+            row_id=metadata_id,
+            external_id=row.external_id,
+            manifest_id=row.manifest_id,
+            token=token,
+            parent=parent,
+            guard=guard,
+            on_finish=on_finish,
         )
 
     def _run_started(
@@ -351,9 +370,9 @@ def build_service(**overrides: Any) -> RunService:
         log_capture=conf.LOG_CAPTURE,
         log_level=logging.getLevelName(conf.LOG_CAPTURE_LEVEL),
         log_max_records=conf.LOG_CAPTURE_MAX_RECORDS,
-        provider_classes=tuple(
-            import_string(path) for path in conf.EFFECT_PROVIDERS
-        ) if conf.USER_EFFECT_PROVIDERS_ENABLED else (),
+        provider_classes=tuple(import_string(path) for path in conf.EFFECT_PROVIDERS)
+        if conf.USER_EFFECT_PROVIDERS_ENABLED
+        else (),
         hook_classes=tuple(import_string(path) for path in conf.LIFECYCLE_HOOKS),
     )
     for key, value in overrides.items():

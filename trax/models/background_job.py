@@ -9,7 +9,8 @@ class BackgroundJob(models.Model):
     )
     priority = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
-    claimed_by = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", means unclaimed: the free-jobs partial index is WHERE claimed_by IS NULL.
+    claimed_by = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     claim_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveIntegerField(default=1)

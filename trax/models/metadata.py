@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.db.models.functions import Now
 
 from trax.models.choices import CancelReason, TrainState
 
@@ -14,7 +15,7 @@ class Metadata(models.Model):
     train_state = models.CharField(
         max_length=16, choices=TrainState.choices, default=TrainState.PENDING
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(db_default=Now())
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     input = models.JSONField(null=True, blank=True)

@@ -8,7 +8,11 @@ from trax.models import Audit
 
 
 def audit_record(
-    *, actor: str, action: str, target: str, detail: dict[str, Any] | None = None,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
     using: str | None = None,
 ) -> Audit:
     """Append one audit row (joins the caller's transaction on ``using``, default ``default``)."""

@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 
 from trax.models import CancelReason, Metadata, TrainState
 from trax.store.alias import run_records_alias
+from trax.store.clock import database_now_sql
 
 ExtraWrite = Callable[[], None]
 
@@ -156,12 +157,12 @@ def metadata_mark_junction(
     """Record the junction now running and read the cancellation flag, in one statement."""
     alias = using or run_records_alias()
     connection = connections[alias]
-    started_at = connection.ops.adapt_datetimefield_value(_now())
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE trax_metadata SET currently_running_junction = %s, junction_started_at = %s "
+            "UPDATE trax_metadata SET currently_running_junction = %s, "
+            f"junction_started_at = {database_now_sql(connection.vendor)} "
             "WHERE id = %s RETURNING cancellation_requested, cancel_reason",
-            [junction_name, started_at, metadata_id],
+            [junction_name, metadata_id],
         )
         row = cursor.fetchone()
     return CancelSignal(bool(row[0]), row[1] or "") if row else CancelSignal(False, "")
@@ -227,9 +228,3 @@ def metadata_request_cancel(
             .update(train_state=TrainState.CANCELLED, end_time=Now())
         )
     return CancelRequestResult(flagged, cancelled_pending, run_ids)
-
-
-def _now() -> datetime:
-    from django.utils import timezone
-
-    return timezone.now()

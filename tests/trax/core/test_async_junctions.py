@@ -5,6 +5,7 @@ import threading
 from dataclasses import dataclass
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from trax.core import (
     CancellationToken,
@@ -213,3 +214,27 @@ def test_each_async_junction_in_a_train_runs_to_completion_in_order() -> None:
 
     TwoAsync().run(ORDER)
     assert calls == ["first", "first done", "second"]
+
+
+def test_an_async_junction_can_run_a_nested_train_through_sync_to_async() -> None:
+    seen: dict[str, RunContext] = {}
+
+    async def child_quote(order: Order) -> Quote:
+        await asyncio.sleep(0)
+        seen["child"] = current_run()
+        return Quote(order.order_id, 3)
+
+    class Child(Train[Order, Quote]):
+        junctions = [child_quote]
+
+    async def parent_quote(order: Order) -> Quote:
+        seen["parent"] = current_run()
+        quote: Quote = await sync_to_async(Child().run)(order)
+        return quote
+
+    class Parent(Train[Order, Quote]):
+        junctions = [parent_quote]
+
+    assert Parent().run(ORDER) == Quote(order_id=9, price=3)
+    assert seen["child"].train_name == Child.canonical_name()
+    assert seen["child"].parent is seen["parent"]

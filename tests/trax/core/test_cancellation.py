@@ -496,3 +496,37 @@ def test_each_run_without_a_token_gets_its_own_token() -> None:
     Captures().run(ORDER)
     assert seen[0] is not seen[1]
     assert not seen[0].cancelled
+
+
+def test_a_nested_train_given_the_parents_token_is_cancelled_with_the_parent(
+    helper_threads: list[threading.Thread],
+) -> None:
+    started = threading.Event()
+    after: list[str] = []
+
+    def wait_in_child(invoice: Invoice, token: CancellationToken) -> Receipt:
+        started.set()
+        token.sleep(30)
+        after.append("child finished")
+        return Receipt(invoice.order_id)
+
+    class Child(Train[Invoice, Receipt]):
+        junctions = [wait_in_child]
+
+    class RunChild(Junction):
+        def run(self, order: Order) -> Receipt:
+            receipt = Child().run(Invoice(order.order_id), token=self.token)
+            after.append("parent carried on")
+            return receipt
+
+    class Parent(Train[Order, Receipt]):
+        junctions = [RunChild]
+
+    token = CancellationToken()
+    cancel_when(started, token, "operator", helper_threads)
+
+    began = time.monotonic()
+    with pytest.raises(TrainCancelled, match="operator"):
+        Parent().run_result(ORDER, token=token)
+    assert time.monotonic() - began < PROMPT_SECONDS
+    assert after == []

@@ -257,7 +257,7 @@ def test_a_junction_output_that_cannot_key_memory_is_refused(annotation: Any) ->
 def test_a_train_input_type_that_cannot_key_memory_is_refused(annotation: Any) -> None:
     with pytest.raises(TrainDeclarationError, match=r"input type"):
 
-        class Refused(Train[annotation, Invoice]):  # type: ignore[valid-type]
+        class Refused(Train[annotation, Invoice]):
             junctions = [make_invoice]
 
 
@@ -265,7 +265,7 @@ def test_a_train_input_type_that_cannot_key_memory_is_refused(annotation: Any) -
 def test_a_train_output_type_that_cannot_key_memory_is_refused(annotation: Any) -> None:
     with pytest.raises(TrainDeclarationError, match=r"output type"):
 
-        class Refused(Train[Order, annotation]):  # type: ignore[valid-type]
+        class Refused(Train[Order, annotation]):
             junctions = [make_invoice]
 
 
@@ -348,7 +348,7 @@ def test_a_train_that_lists_no_junctions_at_all_is_refused() -> None:
 def test_a_train_without_input_and_output_types_is_refused() -> None:
     with pytest.raises(TrainDeclarationError, match=r"declare the input and output types"):
 
-        class Untyped(Train):  # type: ignore[type-arg]
+        class Untyped(Train):
             junctions = [make_invoice]
 
 
@@ -358,7 +358,7 @@ def test_a_train_whose_types_are_still_type_variables_is_refused() -> None:
 
     with pytest.raises(TrainDeclarationError, match=r"declare the input and output types"):
 
-        class StillGeneric(Train[In, Out]):  # type: ignore[valid-type]
+        class StillGeneric(Train[In, Out]):
             junctions = [make_invoice]
 
 
@@ -402,7 +402,7 @@ def test_a_generic_abstract_base_can_be_specialised_by_its_subclass() -> None:
     In = TypeVar("In")
     Out = TypeVar("Out")
 
-    class Pipeline(Train[In, Out], abstract=True):  # type: ignore[valid-type]
+    class Pipeline(Train[In, Out], abstract=True):
         pass
 
     class Billing(Pipeline[Order, Invoice]):

@@ -1,6 +1,7 @@
 """Running a train: order, memory, the failure track, nested trains and ``current_run()``."""
 
 import threading
+import traceback
 from dataclasses import dataclass
 
 import pytest
@@ -301,6 +302,16 @@ def test_the_failure_stack_trace_points_at_the_throw_site_in_the_junction() -> N
     assert trace.rstrip().endswith("PaymentDeclined: card for order 42 declined")
 
 
+def test_the_reraised_exception_keeps_its_traceback_down_to_the_throw_site() -> None:
+    with pytest.raises(PaymentDeclined) as info:
+        DeclinedBilling().run(ORDER)
+
+    innermost = traceback.extract_tb(info.value.__traceback__)[-1]
+    assert innermost.filename == __file__
+    assert innermost.name == "run"
+    assert innermost.line == 'raise PaymentDeclined(f"card for order {invoice.order_id} declined")'
+
+
 def test_the_failure_stack_trace_of_a_function_junction_names_the_function() -> None:
     class Declines(Train[Order, Receipt]):
         junctions = [make_invoice, decline]
@@ -380,7 +391,8 @@ def test_run_result_returns_success_with_the_output() -> None:
 
 def test_every_exception_subclass_lands_on_the_failure_track() -> None:
     def lookup(order: Order) -> Invoice:
-        return {}["missing"]  # type: ignore[no-any-return]
+        invoices: dict[str, Invoice] = {}
+        return invoices["missing"]
 
     class Lookup(Train[Order, Invoice]):
         junctions = [lookup]

@@ -12,8 +12,8 @@ import pytest
 from django.db import connections
 
 import trax
-from trax.models import CancelReason, Metadata, TrainState
 from tests.trax.effects.trains import GATE, Gated, ParentOfGated, Wait
+from trax.models import CancelReason, Metadata, TrainState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,7 +59,10 @@ def test_a_flag_set_by_another_process_stops_the_run_at_the_next_junction(
 
     cancel = subprocess.run(
         [sys.executable, MANAGE, "trax_cancel", str(run_id)],
-        env=child_process_env, capture_output=True, text=True, timeout=60,
+        env=child_process_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert cancel.returncode == 0, cancel.stderr
     assert "Cancellation requested for 1 active run" in cancel.stdout

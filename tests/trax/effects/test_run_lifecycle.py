@@ -9,9 +9,6 @@ import pytest
 from django.db import connections, transaction
 
 import trax
-from trax.core import CancellationToken, InputValidationError, SerializationError
-from trax.models import Metadata, TrainState
-from trax.registry import UnknownTrainError
 from tests.trax.effects.trains import (
     GATE,
     Explodes,
@@ -24,6 +21,9 @@ from tests.trax.effects.trains import (
     Total,
     Wait,
 )
+from trax.core import CancellationToken, InputValidationError, SerializationError
+from trax.models import Metadata, TrainState
+from trax.registry import UnknownTrainError
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_run_result_returns_success_with_the_output() -> None:
 
 
 def test_an_unknown_train_name_is_refused_before_anything_is_written() -> None:
-    with pytest.raises(UnknownTrainError, match="no train is registered as 'tests.nope'"):
+    with pytest.raises(UnknownTrainError, match=r"no train is registered as 'tests\.nope'"):
         trax.run("tests.nope", {})
     assert not Metadata.objects.exists()
 
@@ -115,14 +115,14 @@ def test_an_unknown_train_name_is_refused_before_anything_is_written() -> None:
 def test_input_of_the_wrong_shape_is_refused_before_anything_is_written(
     bad_input: object, problem: str
 ) -> None:
-    with pytest.raises(InputValidationError, match="input of tests.sum_doubled") as raised:
+    with pytest.raises(InputValidationError, match=r"input of tests\.sum_doubled") as raised:
         trax.run(SumDoubled, bad_input)
     assert problem in str(raised.value)
     assert not Metadata.objects.exists()
 
 
 def test_an_unserialisable_output_fails_the_run_with_a_clear_error() -> None:
-    with pytest.raises(SerializationError, match="output of tests.returns_odd"):
+    with pytest.raises(SerializationError, match=r"output of tests\.returns_odd"):
         trax.run(ReturnsOdd, Numbers([1]))
 
     run = Metadata.objects.get()
@@ -242,6 +242,7 @@ async def test_arun_runs_a_train_from_async_code() -> None:
     from asgiref.sync import sync_to_async
 
     assert await trax.arun(SumDoubled, Numbers([4])) == Total(8)
+
     def states() -> list[str]:
         try:
             return list(Metadata.objects.values_list("train_state", flat=True))

@@ -1,0 +1,64 @@
+"""The settings object: defaults, validation, and override in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from trax.conf import DEFAULTS, TraxSettings, get_settings
+
+
+def test_defaults_match_the_design() -> None:
+    settings = TraxSettings({})
+    assert settings.MANAGER_POLLING_INTERVAL_SECONDS == 5
+    assert settings.DISPATCHER_POLLING_INTERVAL_SECONDS == 2
+    assert settings.MAX_ACTIVE_JOBS == 10
+    assert settings.DEFAULT_MAX_RETRIES == 3
+    assert settings.RETRY_DELAY_SECONDS == 300
+    assert settings.MAX_RETRY_DELAY_SECONDS == 3600
+    assert settings.DEFAULT_JOB_TIMEOUT_SECONDS == 1200
+    assert settings.LEASE_SECONDS == 30
+    assert settings.SHUTDOWN_TIMEOUT_SECONDS == 30
+    assert settings.METADATA_RETENTION_SECONDS is None
+    assert settings.DEAD_LETTER_RETENTION_SECONDS == 30 * 24 * 3600
+
+
+def test_an_unknown_name_is_refused_with_a_suggestion() -> None:
+    expected = r"LEASE_SECOND'\] is not a trax setting\. Did you mean 'LEASE_SECONDS'"
+    with pytest.raises(ImproperlyConfigured, match=expected):
+        TraxSettings({"LEASE_SECOND": 3})
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("LEASE_SECONDS", 0),
+        ("LEASE_SECONDS", "30"),
+        ("MAX_ACTIVE_JOBS", -1),
+        ("MAX_ACTIVE_JOBS", True),
+        ("LOG_CAPTURE_LEVEL", "LOUD"),
+        ("JUNCTION_PROGRESS", "yes"),
+        ("EFFECT_PROVIDERS", ["not_dotted"]),
+        ("HOST_LABELS", {"team": 1}),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_setting(name: str, value: object) -> None:
+    with pytest.raises(ImproperlyConfigured, match=f"TRAX\\['{name}'\\] must be"):
+        TraxSettings({name: value})
+
+
+def test_fractions_of_a_second_are_allowed_for_fast_tests() -> None:
+    assert TraxSettings({"HEARTBEAT_INTERVAL_SECONDS": 0.05}).HEARTBEAT_INTERVAL_SECONDS == 0.05
+
+
+def test_every_default_passes_its_own_validation() -> None:
+    TraxSettings(dict(DEFAULTS))
+
+
+def test_override_settings_is_seen_at_once(settings: Any) -> None:
+    settings.TRAX = {"LEASE_SECONDS": 7}
+    assert get_settings().LEASE_SECONDS == 7
+    settings.TRAX = {}
+    assert get_settings().LEASE_SECONDS == 30
