@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import trax
 from trax.core import Failure, TraxError
+from trax.core.serialization import to_json
 from trax.registry import registry
 
 
@@ -49,10 +50,6 @@ class Command(BaseCommand):
                 f"The run failed in junction {context.junction_name or '(none)'}: "
                 f"{context.exception_type}: {context.message}"
             )
-        self.stdout.write(json.dumps(_json(result.value), indent=2))
-
-
-def _json(value: Any) -> Any:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(type(value)).dump_python(value, mode="json") if value is not None else None
+        output_type = registry.get(name).output_type
+        output = to_json(output_type, result.value, what=f"output of {name}")
+        self.stdout.write(json.dumps(output, indent=2))
