@@ -31,6 +31,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("needs PostgreSQL")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Close this thread's persistent connections (``trax`` alias too) before the test
+    database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connections
+
+        connections.close_all()
+
+
 @pytest.fixture(autouse=True)
 def _run_records_follow_atomic_tests(request: pytest.FixtureRequest) -> Iterator[None]:
     marker = request.node.get_closest_marker("django_db")

@@ -107,6 +107,22 @@ _SETTINGS: dict[str, _Setting] = {
 DEFAULTS: Mapping[str, Any] = {name: s.default for name, s in _SETTINGS.items()}
 
 
+def is_setting(name: str) -> bool:
+    """Whether ``name`` is a trax setting."""
+    return name in _SETTINGS
+
+
+def setting_expectation(name: str) -> str:
+    """What a valid value of ``name`` looks like ("a number > 0")."""
+    return _SETTINGS[name].expects
+
+
+def setting_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not valid for ``name``, or None when it is."""
+    spec = _SETTINGS[name]
+    return None if spec.check(value) else f"must be {spec.expects}; got {value!r}"
+
+
 class TraxSettings:
     """Attribute access to the effective trax settings (``trax_settings.LEASE_SECONDS``)."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from trax.conf import _SETTINGS, get_settings
+from trax.conf import get_settings, is_setting, setting_expectation, setting_problem
 from trax.core import InputValidationError
 from trax.core.serialization import from_json
 from trax.models import Manifest, ManifestGroup, RuntimeSettings, ScheduleType
@@ -210,9 +210,9 @@ class RuntimeSettingsForm(forms.ModelForm):
         current = get_settings()
         for name, field in self.fields.items():
             setting = name.upper()
-            if setting not in _SETTINGS:
+            if not is_setting(setting):
                 continue
-            expects = _SETTINGS[setting].expects.replace(" or None", "")
+            expects = setting_expectation(setting).replace(" or None", "")
             field.help_text = (
                 f"Must be {expects}. Empty = {getattr(current, setting)!r} "
                 "(from settings.TRAX, or the default)."
@@ -227,9 +227,10 @@ class RuntimeSettingsForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         for name, value in list(cleaned.items()):
-            spec = _SETTINGS.get(name.upper())
-            if value is None or spec is None or name in self.errors:
+            setting = name.upper()
+            if value is None or not is_setting(setting) or name in self.errors:
                 continue
-            if not spec.check(value):
-                self.add_error(name, f"Must be {spec.expects}; got {value!r}.")
+            problem = setting_problem(setting, value)
+            if problem:
+                self.add_error(name, f"{problem[0].upper()}{problem[1:]}.")
         return cleaned

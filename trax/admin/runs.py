@@ -371,21 +371,22 @@ class MetadataAdmin(CappedCountMixin, IdentifierSearchMixin, EngineOwnedAdmin):
     def _cancel_one(self, request: HttpRequest, run_id: int, previous_state: str) -> str:
         """Cancel one run through the public API, audit it; returns ``cancelled``, ``flagged``
         (in progress: stops at its next junction) or ``skipped`` (it finished meanwhile)."""
-        from trax.api import cancel_run
+        from trax.api import UnknownRunError, cancel_run
 
-        affected = cancel_run(run_id)
+        try:
+            affected = cancel_run(run_id)
+        except UnknownRunError:  # deleted meanwhile (cleanup)
+            return "skipped"
         state, flagged = (
             Metadata.objects.using(run_records_alias())
             .filter(pk=run_id)
             .values_list("train_state", "cancellation_requested")
             .get()
         )
-        if state == TrainState.CANCELLED and previous_state == TrainState.PENDING:
+        if state == TrainState.CANCELLED:
             outcome = "cancelled"
         elif flagged and state in ACTIVE_STATES:
             outcome = "flagged"
-        elif state == TrainState.CANCELLED:
-            outcome = "cancelled"
         else:
             return "skipped"
         audit_record(

@@ -52,7 +52,7 @@ class Metadata(models.Model):
 
     class Meta:
         db_table = "trax_metadata"
-        ordering = ["-created_at"]
+        ordering = ["-id"]
         verbose_name = "run"
         verbose_name_plural = "runs"
         indexes = [
