@@ -33,18 +33,32 @@ _EXPORTS: dict[str, str] = {
     "run_result": "trax.api",
     "arun": "trax.api",
     "cancel_run": "trax.api",
+    "enqueue": "trax.scheduling.enqueue",
+    "enqueue_many": "trax.scheduling.enqueue",
+    "scheduler": "trax.scheduling.runtime",
+    "schedules": "trax.scheduling.declarations",
+    "ManifestItem": "trax.scheduling.declarations",
+    "Every": "trax.scheduling.schedules",
+    "Cron": "trax.scheduling.schedules",
+    "Group": "trax.scheduling.options",
+    "activate": "trax.scheduling.dormant",
+    "activate_many": "trax.scheduling.dormant",
     "EffectProvider": "trax.effects.providers",
     "LifecycleHook": "trax.effects.hooks",
 }
 
 __all__ = [
     "CancellationToken",
+    "Cron",
     "EffectProvider",
+    "Every",
     "Failure",
     "FailureContext",
+    "Group",
     "InputValidationError",
     "Junction",
     "LifecycleHook",
+    "ManifestItem",
     "Result",
     "RunContext",
     "SerializationError",
@@ -54,13 +68,19 @@ __all__ = [
     "TrainDeclarationError",
     "TraxError",
     "UnknownTrainError",
+    "activate",
+    "activate_many",
     "arun",
     "cancel_run",
     "current_run",
+    "enqueue",
+    "enqueue_many",
     "failure_context",
     "register",
     "run",
     "run_result",
+    "scheduler",
+    "schedules",
 ]
 
 if TYPE_CHECKING:
@@ -85,6 +105,12 @@ if TYPE_CHECKING:
     from trax.effects.hooks import LifecycleHook
     from trax.effects.providers import EffectProvider
     from trax.registry import UnknownTrainError, register
+    from trax.scheduling.declarations import ManifestItem, schedules
+    from trax.scheduling.dormant import activate, activate_many
+    from trax.scheduling.enqueue import enqueue, enqueue_many
+    from trax.scheduling.options import Group
+    from trax.scheduling.runtime import scheduler
+    from trax.scheduling.schedules import Cron, Every
 
 
 def __getattr__(name: str) -> Any:

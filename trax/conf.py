@@ -69,6 +69,7 @@ _SETTINGS: dict[str, _Setting] = {
     # Scheduler and dispatcher (DESIGN.md §4). Seconds may be fractions so tests run fast.
     "MANAGER_POLLING_INTERVAL_SECONDS": _Setting(5.0, _positive_number, "a number > 0"),
     "DISPATCHER_POLLING_INTERVAL_SECONDS": _Setting(2.0, _positive_number, "a number > 0"),
+    "LEADER_LEASE_SECONDS": _Setting(None, _optional(_positive_number), "> 0 or None"),
     "MAX_ACTIVE_JOBS": _Setting(10, _optional(_positive_int), "an int > 0 or None"),
     "MAX_CONCURRENT_DISPATCH": _Setting(1, _positive_int, "an int > 0"),
     "DEFAULT_MAX_RETRIES": _Setting(3, _non_negative_int, "an int >= 0"),
@@ -144,6 +145,11 @@ class TraxSettings:
         if name not in _SETTINGS:
             raise AttributeError(f"{name!r} is not a trax setting")
         return self._user.get(name, _SETTINGS[name].default)
+
+    @property
+    def leader_lease_seconds(self) -> float:
+        """LEADER_LEASE_SECONDS, or three manager polling intervals when unset."""
+        return float(self.LEADER_LEASE_SECONDS or 3 * self.MANAGER_POLLING_INTERVAL_SECONDS)
 
     @property
     def worker_concurrency(self) -> int:

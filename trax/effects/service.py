@@ -44,6 +44,7 @@ from trax.registry import UnknownTrainError, registry
 from trax.store import (
     HostStamp,
     RunOutcome,
+    manifest_record_success,
     metadata_create,
     metadata_finish,
     metadata_start,
@@ -259,7 +260,12 @@ class RunService:
                     result, outcome = _settle(train_class, result)
         finally:
             effects.flush_logs()
-            self._finish(row_id, outcome, guard=guard, also=on_finish)
+            finish_writes = list(on_finish)
+            if outcome.state == TrainState.COMPLETED and manifest_id is not None:
+                finish_writes.append(
+                    lambda: manifest_record_success(manifest_id, row_id, using=self.alias)
+                )
+            self._finish(row_id, outcome, guard=guard, also=finish_writes)
             local_tokens.unregister(row_id)
             unlink()
             notify_providers(providers, "run_finished", context, outcome.state)

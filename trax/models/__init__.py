@@ -3,6 +3,8 @@
 from trax.models.audit import Audit
 from trax.models.background_job import BackgroundJob
 from trax.models.choices import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
     CancelReason,
     DeadLetterStatus,
     MisfirePolicy,
@@ -22,6 +24,8 @@ from trax.models.work_queue import WorkQueue
 from trax.models.worker import Worker
 
 __all__ = [
+    "ACTIVE_STATES",
+    "TERMINAL_STATES",
     "Audit",
     "BackgroundJob",
     "CancelReason",

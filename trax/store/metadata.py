@@ -228,3 +228,76 @@ def metadata_request_cancel(
             .update(train_state=TrainState.CANCELLED, end_time=Now())
         )
     return CancelRequestResult(flagged, cancelled_pending, run_ids)
+
+
+def metadata_fail_stale_pending(
+    created_before: datetime, *, reason: str, using: str | None = None
+) -> int:
+    """Fail ``pending`` runs created before the cutoff that no worker holds: no background job
+    row (so no claim) exists for them. Guarded by state."""
+    alias = using or run_records_alias()
+    return (
+        Metadata.objects.using(alias)
+        .filter(
+            train_state=TrainState.PENDING,
+            created_at__lt=created_before,
+            background_job__isnull=True,
+        )
+        .update(
+            train_state=TrainState.FAILED,
+            end_time=Now(),
+            failure_exception="StalePending",
+            failure_reason=reason,
+        )
+    )
+
+
+def metadata_fail_in_progress(
+    metadata_ids: Sequence[int], *, exception: str, reason: str, using: str | None = None
+) -> int:
+    """Fail ``in_progress`` runs whose executor is gone (guarded by state); the retry rules
+    then apply. Clears the progress columns."""
+    if not metadata_ids:
+        return 0
+    alias = using or run_records_alias()
+    return (
+        Metadata.objects.using(alias)
+        .filter(id__in=metadata_ids, train_state=TrainState.IN_PROGRESS)
+        .update(
+            train_state=TrainState.FAILED,
+            end_time=Now(),
+            failure_exception=exception,
+            failure_reason=reason,
+            currently_running_junction="",
+            junction_started_at=None,
+        )
+    )
+
+
+def metadata_delete_finished(
+    ended_before: datetime,
+    *,
+    exclude_ids: Sequence[int] = (),
+    batch_size: int = 1000,
+    using: str | None = None,
+) -> int:
+    """Delete finished top-level runs that ended before the cutoff, with their logs and child
+    runs, in batches; ``exclude_ids`` (runs an awaiting dead letter points at) are kept."""
+    alias = using or run_records_alias()
+    finished = (
+        Metadata.objects.using(alias)
+        .filter(
+            end_time__lt=ended_before,
+            parent__isnull=True,
+            train_state__in=(TrainState.COMPLETED, TrainState.FAILED, TrainState.CANCELLED),
+        )
+        .exclude(id__in=list(exclude_ids))
+    )
+    deleted = 0
+    while True:
+        batch = list(finished.values_list("id", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        with transaction.atomic(using=alias):
+            _, counts = Metadata.objects.using(alias).filter(id__in=batch).delete()
+        deleted += counts.get("trax.Metadata", 0)

@@ -1,0 +1,131 @@
+"""The manifest manager cycle: trax's own engine running trax's own housekeeping.
+
+The steps run in this order, each a junction with ``now`` injected through the Cycle:
+cancel timed-out runs -> fail stale pending -> fail stale in-progress -> load failure streaks
+-> queue retries -> dead-letter -> queue due manifests -> queue dependents -> clean up.
+A cycle writes no run record unless it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import trax
+from trax.conf import get_settings
+from trax.core import Failure
+from trax.manager.config import ManagerConfig
+from trax.manager.context import Cycle
+from trax.manager.steps.cleanup import CleanedUp, clean_up
+from trax.manager.steps.dead_letters import DeadLettered, create_dead_letters
+from trax.manager.steps.dependents import QueuedDependents, queue_dependents
+from trax.manager.steps.due import QueuedOccurrences, queue_due_manifests
+from trax.manager.steps.failure_streaks import load_failure_streaks
+from trax.manager.steps.retries import QueuedRetries, queue_retries
+from trax.manager.steps.stale_runs import (
+    StaleInProgressRuns,
+    StalePendingRuns,
+    fail_stale_in_progress_runs,
+    fail_stale_pending_runs,
+)
+from trax.manager.steps.timeouts import TimedOutRuns, cancel_timed_out_runs
+from trax.store import database_now, run_records_alias
+from trax.store.housekeeping import record_housekeeping_failure
+
+logger = logging.getLogger("trax.manager")
+
+MANAGER_TRAIN_NAME = "trax.manager_cycle"
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """What one cycle did, step by step."""
+
+    timed_out: int
+    stale_pending: int
+    stale_in_progress: int
+    retries_queued: int
+    dead_lettered: int
+    occurrences_queued: int
+    misfires_skipped: int
+    dependents_queued: int
+    runs_deleted: int
+    dead_letters_purged: int
+
+    def did_anything(self) -> bool:
+        """Whether any count is non-zero (cycles log only then)."""
+        return any(asdict(self).values())
+
+
+def report(
+    timed_out: TimedOutRuns,
+    stale_pending: StalePendingRuns,
+    stale_in_progress: StaleInProgressRuns,
+    retries: QueuedRetries,
+    dead_letters: DeadLettered,
+    occurrences: QueuedOccurrences,
+    dependents: QueuedDependents,
+    cleaned: CleanedUp,
+) -> CycleReport:
+    """Gather the steps' counts."""
+    return CycleReport(
+        timed_out=timed_out.cancelled,
+        stale_pending=stale_pending.failed,
+        stale_in_progress=stale_in_progress.failed,
+        retries_queued=retries.manifest_runs + retries.one_off_runs,
+        dead_lettered=dead_letters.manifests,
+        occurrences_queued=occurrences.queued,
+        misfires_skipped=occurrences.skipped_misfires,
+        dependents_queued=dependents.queued,
+        runs_deleted=cleaned.runs,
+        dead_letters_purged=cleaned.dead_letters,
+    )
+
+
+class ManagerCycle(trax.Train[Cycle, CycleReport]):
+    """One pass of the manifest manager."""
+
+    name = MANAGER_TRAIN_NAME
+    junctions = [
+        cancel_timed_out_runs,
+        fail_stale_pending_runs,
+        fail_stale_in_progress_runs,
+        load_failure_streaks,
+        queue_retries,
+        create_dead_letters,
+        queue_due_manifests,
+        queue_dependents,
+        clean_up,
+        report,
+    ]
+
+
+class ManagerCycleFailed(Exception):
+    """A manager cycle failed; its run record says where."""
+
+
+def run_manager_cycle(
+    now: datetime | None = None,
+    *,
+    config: ManagerConfig | None = None,
+    using: str | None = None,
+) -> CycleReport:
+    """Run one cycle at ``now`` (default: the database's clock). On failure a failed run
+    record is written and the original exception re-raised."""
+    alias = using or run_records_alias()
+    cycle = Cycle(
+        now=now or database_now(alias),
+        config=config or ManagerConfig.from_settings(get_settings()),
+        using=alias,
+    )
+    result = ManagerCycle().run_result(cycle)
+    if isinstance(result, Failure):
+        record_housekeeping_failure(MANAGER_TRAIN_NAME, result.context, using=alias)
+        logger.error(
+            "manager cycle failed in %s: %s", result.context.junction_name, result.context.message
+        )
+        raise result.error
+    if result.value.did_anything():
+        logger.info("manager cycle: %s", result.value)
+    return result.value

@@ -1,0 +1,135 @@
+"""The manager service: a leader-gated loop that syncs declarations and runs cycles.
+
+Any number of scheduler processes may run it; one leads at a time through the ``manager``
+lease (renewed every cycle, compared in database time). A follower takes over within one lease
+after the leader dies. Database outages are logged and retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import DatabaseError, connections
+
+from trax.manager.config import ManagerConfig
+from trax.manager.cycle import CycleReport, run_manager_cycle
+from trax.scheduling.declarations import ManifestDeclaration
+from trax.scheduling.manifests import SaveReport, save_declarations
+from trax.store import database_now, leader_acquire, leader_release
+
+logger = logging.getLogger("trax.manager")
+
+MANAGER_LEASE = "manager"
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ManagerServiceConfig:
+    """How the service loops; validated on creation."""
+
+    holder: str
+    polling_interval_seconds: float = 5.0
+    lease_seconds: float = 15.0
+    using: str = "default"
+
+    def __post_init__(self) -> None:
+        if not self.holder:
+            raise ValueError("holder must name this process")
+        if self.polling_interval_seconds <= 0:
+            raise ValueError("polling_interval_seconds must be > 0")
+        if self.lease_seconds <= self.polling_interval_seconds:
+            raise ValueError("lease_seconds must be longer than the polling interval")
+
+
+class ManagerService:
+    """Runs the manager cycle while this process holds the lease."""
+
+    def __init__(
+        self,
+        config: ManagerServiceConfig,
+        *,
+        declarations: Sequence[ManifestDeclaration] = (),
+        cycle_config: ManagerConfig | None = None,
+    ) -> None:
+        self.config = config
+        self.declarations = list(declarations)
+        self.cycle_config = cycle_config
+        self.is_leader = False
+        self.synced = False
+        self.stopping = threading.Event()
+
+    def run_once(self) -> CycleReport | None:
+        """One iteration: take or renew the lease; when leading, sync once and run a cycle.
+        Returns the cycle's report, or None when another process leads."""
+        using = self.config.using
+        leading = leader_acquire(
+            MANAGER_LEASE, self.config.holder, lease_seconds=self.config.lease_seconds, using=using
+        )
+        if leading != self.is_leader:
+            logger.info(
+                "%s %s the manager lease", self.config.holder, "took" if leading else "lost"
+            )
+        self.is_leader = leading
+        if not leading:
+            self.synced = False
+            return None
+        if not self.synced:
+            self.sync()
+        return run_manager_cycle(config=self.cycle_config, using=using)
+
+    def sync(self) -> SaveReport:
+        """Write the start-up declarations (one transaction) and prune undeclared ones."""
+        report = save_declarations(
+            self.declarations,
+            now=database_now(self.config.using),
+            using=self.config.using,
+            declared_in_code=True,
+            prune_missing=True,
+        )
+        self.synced = True
+        logger.info(
+            "synced declarations: %d created, %d updated, %d pruned",
+            len(report.created),
+            len(report.updated),
+            len(report.pruned),
+        )
+        return report
+
+    def run_forever(self) -> None:
+        """Loop until ``stop()``; a database error backs off and reconnects."""
+        backoff = self.config.polling_interval_seconds
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self.run_once()
+                    backoff = self.config.polling_interval_seconds
+                except DatabaseError:
+                    logger.warning(
+                        "database error in the manager loop; retrying in %.1f s",
+                        backoff,
+                        exc_info=True,
+                    )
+                    connections.close_all()
+                    self.is_leader = self.synced = False
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                self.stopping.wait(self.config.polling_interval_seconds)
+        finally:
+            self.release()
+
+    def stop(self) -> None:
+        """Ask the loop to finish its iteration and return."""
+        self.stopping.set()
+
+    def release(self) -> None:
+        """Give the lease up so a follower need not wait it out."""
+        if self.is_leader:
+            try:
+                leader_release(MANAGER_LEASE, self.config.holder, using=self.config.using)
+            except DatabaseError:
+                logger.warning("could not release the manager lease", exc_info=True)
+            self.is_leader = False

@@ -1,0 +1,71 @@
+"""Step: queue the occurrences of interval, cron and once manifests that are due."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from trax.manager.context import Cycle
+from trax.manager.steps.eligibility import eligible_manifests
+from trax.models import WorkQueue
+from trax.scheduling.next_run import TIMED_TYPES, decide_occurrence
+from trax.store import Occurrence, manifest_advance, manifest_queue_occurrences
+
+
+@dataclass(frozen=True)
+class QueuedOccurrences:
+    queued: int
+    skipped_misfires: int
+
+
+def queue_due_manifests(cycle: Cycle) -> QueuedOccurrences:
+    """Queue the due occurrences (the cycle's step; see ``queue_due``)."""
+    return queue_due(cycle)
+
+
+def queue_due(cycle: Cycle, rng: random.Random | None = None) -> QueuedOccurrences:
+    """Due = eligible and ``next_run_at <= now`` (filtered in SQL on an index, so the cost grows
+    with the due manifests, not all of them). Each fires once however many slots it missed,
+    unless its misfire policy skips it; ``next_run_at`` moves on in the same transaction."""
+    due = (
+        eligible_manifests(cycle.using)
+        .filter(schedule_type__in=TIMED_TYPES, next_run_at__lte=cycle.now)
+        .only(
+            "id",
+            "train_name",
+            "input",
+            "priority",
+            "schedule_type",
+            "interval_seconds",
+            "cron_expression",
+            "timezone",
+            "next_run_at",
+            "misfire_policy",
+            "misfire_threshold_seconds",
+            "variance_seconds",
+        )
+        .order_by("next_run_at")
+    )
+    fired: list[Occurrence] = []
+    skipped = []
+    for manifest in due:
+        decision = decide_occurrence(
+            manifest,
+            cycle.now,
+            default_threshold_seconds=cycle.config.misfire_threshold_seconds,
+            rng=rng,
+        )
+        if decision.fire:
+            entry = WorkQueue(
+                train_name=manifest.train_name,
+                input=manifest.input,
+                manifest_id=manifest.pk,
+                priority=manifest.priority,
+                scheduled_at=cycle.now,
+            )
+            fired.append(Occurrence(entry, decision.next_run_at))
+        else:
+            skipped.append((manifest.pk, decision.next_run_at))
+    queued = manifest_queue_occurrences(fired, using=cycle.using)
+    manifest_advance(skipped, using=cycle.using)
+    return QueuedOccurrences(queued=queued, skipped_misfires=len(skipped))

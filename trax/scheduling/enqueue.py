@@ -1,0 +1,114 @@
+"""One-off runs: ``trax.enqueue`` and ``trax.enqueue_many`` queue a train with an input, no
+manifest. The returned external id is the handle of the whole lineage (retries, requeues)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from trax.core import Train
+from trax.core.serialization import normalise
+from trax.models import WorkQueue
+from trax.registry import registry, resolve_train
+from trax.scheduling.errors import ScheduleError
+from trax.scheduling.options import check_priority, to_seconds
+from trax.store import work_queue_insert
+
+
+def enqueue(
+    train: type[Train[Any, Any]] | str,
+    input: Any = None,
+    *,
+    priority: int = 0,
+    run_at: datetime | None = None,
+    delay: timedelta | int | float | None = None,
+    max_retries: int = 0,
+    using: str = "default",
+) -> uuid.UUID:
+    """Queue one run of a registered train; returns the work entry's external id at once.
+
+    Inside ``transaction.atomic()`` the work is queued only if the caller commits. Refuses an
+    unregistered train, bad input or bad options before writing anything.
+    """
+    return enqueue_many(
+        train,
+        [input],
+        priority=priority,
+        run_at=run_at,
+        delay=delay,
+        max_retries=max_retries,
+        using=using,
+    )[0]
+
+
+def enqueue_many(
+    train: type[Train[Any, Any]] | str,
+    inputs: Iterable[Any],
+    *,
+    priority: int = 0,
+    run_at: datetime | None = None,
+    delay: timedelta | int | float | None = None,
+    max_retries: int = 0,
+    using: str = "default",
+) -> list[uuid.UUID]:
+    """Queue one run per input in one statement per 500; external ids are assigned up front.
+    Every input is validated first: one bad input queues nothing."""
+    train_class = resolve_train(train)
+    name = train_class.canonical_name()
+    if name not in registry:
+        raise ScheduleError(
+            f"{name} is not registered; only registered trains can be queued "
+            "(decorate it with @trax.register)",
+            field="train",
+        )
+    check_priority(priority, field="priority")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ScheduleError(
+            f"max_retries must be an int >= 0; got {max_retries!r}", field="max_retries"
+        )
+    scheduled_at = _scheduled_at(run_at, delay)
+    payloads = [
+        normalise(train_class.input_type, value, what=f"input of {name}")[1] for value in inputs
+    ]
+    entries = [
+        WorkQueue(
+            external_id=uuid.uuid4(),
+            train_name=name,
+            input=payload,
+            priority=priority,
+            scheduled_at=scheduled_at,
+            max_retries=max_retries,
+        )
+        for payload in payloads
+    ]
+    work_queue_insert(entries, using=using)
+    return [entry.external_id for entry in entries]
+
+
+def _scheduled_at(
+    run_at: datetime | None, delay: timedelta | int | float | None
+) -> datetime | None:
+    if run_at is not None and delay is not None:
+        raise ScheduleError("give run_at or delay, not both", field="run_at")
+    if run_at is not None:
+        if not isinstance(run_at, datetime) or timezone.is_naive(run_at):
+            raise ScheduleError(f"run_at must be an aware datetime; got {run_at!r}", field="run_at")
+        return run_at
+    if delay is None:
+        return None
+    if isinstance(delay, timedelta):
+        seconds = delay.total_seconds()
+    elif isinstance(delay, int | float) and not isinstance(delay, bool):
+        seconds = float(delay)
+    else:
+        raise ScheduleError(f"delay must be seconds or a timedelta; got {delay!r}", field="delay")
+    if seconds < 0:
+        raise ScheduleError(f"delay must not be negative; got {delay!r}", field="delay")
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+__all__ = ["enqueue", "enqueue_many", "to_seconds"]

@@ -1,0 +1,69 @@
+"""Writers of work entries created outside the manager: one-off runs, triggers, retries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Least
+
+from trax.models import WorkQueue, WorkQueueStatus
+
+
+def work_queue_insert(entries: Sequence[WorkQueue], *, using: str = "default") -> int:
+    """Insert new entries (one statement per 500). Joins the caller's transaction on ``using``,
+    so work is queued only if the caller commits."""
+    WorkQueue.objects.using(using).bulk_create(entries, batch_size=500)
+    return len(entries)
+
+
+def work_queue_insert_skipping_conflicts(entries: Sequence[WorkQueue], *, using: str) -> int:
+    """Insert entries, skipping those the unique indexes refuse (a manifest already queued, a
+    failed run already retried): the idempotency of the retry step."""
+    if not entries:
+        return 0
+    before = (
+        WorkQueue.objects.using(using)
+        .filter(retry_of_id__in=[e.retry_of_id for e in entries if e.retry_of_id is not None])
+        .count()
+    )
+    WorkQueue.objects.using(using).bulk_create(entries, ignore_conflicts=True, batch_size=500)
+    after = (
+        WorkQueue.objects.using(using)
+        .filter(retry_of_id__in=[e.retry_of_id for e in entries if e.retry_of_id is not None])
+        .count()
+    )
+    return after - before
+
+
+def work_queue_trigger(
+    *, manifest_id: int, entry: WorkQueue, scheduled_at: datetime, using: str = "default"
+) -> WorkQueue:
+    """Queue an explicit trigger of a manifest, or bring its already queued entry forward to
+    ``scheduled_at`` (never later) and mark it explicit. Returns the queued entry."""
+    with transaction.atomic(using=using):
+        queued = WorkQueue.objects.using(using).filter(
+            manifest_id=manifest_id, status=WorkQueueStatus.QUEUED
+        )
+        moved = queued.update(
+            is_explicit_trigger=True,
+            scheduled_at=Case(
+                When(Q(scheduled_at__isnull=True), then=Value(scheduled_at)),
+                default=Least("scheduled_at", Value(scheduled_at)),
+            ),
+        )
+        if moved:
+            return queued.get()
+        entry.save(using=using, force_insert=True)
+        return entry
+
+
+def work_queue_cancel_queued(manifest_ids: Sequence[int], *, using: str = "default") -> int:
+    """Cancel the queued (not yet dispatched) entries of manifests."""
+    return (
+        WorkQueue.objects.using(using)
+        .filter(manifest_id__in=manifest_ids, status=WorkQueueStatus.QUEUED)
+        .update(status=WorkQueueStatus.CANCELLED)
+    )
