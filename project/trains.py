@@ -111,3 +111,110 @@ class Slow(trax.Train[SlowWork, SlowReport]):
 
     name = "demo.slow"
     junctions = [WorkSlowly, report]
+
+
+# ── Scheduled demo (synced by `manage.py trax_scheduler`) ──────────────────────────────────────
+
+
+@dataclass
+class Batch:
+    source: str = "orders"
+    rows: int = 100
+
+
+@dataclass
+class Extracted:
+    source: str
+    rows: int
+
+
+def extract(batch: Batch) -> Extracted:
+    logger.info("extracting %d rows from %s", batch.rows, batch.source)
+    return Extracted(batch.source, batch.rows)
+
+
+@trax.register
+class Extract(trax.Train[Batch, Extracted]):
+    name = "demo.etl.extract"
+    junctions = [extract]
+
+
+@trax.register
+class Transform(trax.Train[Batch, Extracted]):
+    name = "demo.etl.transform"
+    junctions = [extract]
+
+
+@trax.register
+class Load(trax.Train[Batch, Extracted]):
+    name = "demo.etl.load"
+    junctions = [extract]
+
+
+@trax.register
+class Validate(trax.Train[Batch, Extracted]):
+    name = "demo.etl.validate"
+    junctions = [extract]
+
+
+@trax.register
+class Flaky(trax.Train[Person, Card]):
+    """Always fails: with 2 retries 5 s apart it reaches a dead letter within a minute."""
+
+    name = "demo.flaky"
+    junctions = [ComposeGreeting, charge_card, sign]
+
+
+@dataclass
+class Notice:
+    text: str
+
+
+def notify(notice: Notice) -> Notice:
+    logger.info("notifying: %s", notice.text)
+    return notice
+
+
+@trax.register
+class Notify(trax.Train[Notice, Notice]):
+    """A dormant child: it runs only when its parent activates it, with the parent's input."""
+
+    name = "demo.notify"
+    junctions = [notify]
+
+
+def decide_to_notify(batch: Batch) -> Extracted:
+    if batch.rows > 0:
+        trax.activate("demo-notify", {"text": f"{batch.rows} rows arrived from {batch.source}"})
+    return Extracted(batch.source, batch.rows)
+
+
+@trax.register
+class Watch(trax.Train[Batch, Extracted]):
+    """Activates its dormant child at runtime when there is something to say."""
+
+    name = "demo.watch"
+    junctions = [decide_to_notify]
+
+
+(
+    trax.schedules.schedule(
+        "demo-etl-extract", Extract, Batch(), trax.Every.seconds(30), group="demo-etl"
+    )
+    .then_include("demo-etl-transform", Transform, Batch(), group="demo-etl")
+    .then_include("demo-etl-load", Load, Batch(), group="demo-etl")
+    .include("demo-etl-validate", Validate, Batch(), group="demo-etl")
+)
+trax.schedules.schedule(
+    "demo-flaky",
+    Flaky,
+    Person("Flaky"),
+    trax.Every.minutes(10),
+    max_retries=2,
+    retry_delay=5,
+)
+trax.schedules.schedule("demo-watch", Watch, Batch("webhooks", 3), trax.Every.minutes(1))
+trax.schedules.include("demo-notify", Notify, Notice("nothing yet"), dormant=True)
+trax.schedules.schedule(
+    "demo-nightly-report", Greet, Person("night shift"), trax.Cron.daily(hour=3, minute=30)
+)

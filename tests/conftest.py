@@ -18,6 +18,11 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Hashing test users' passwords with PBKDF2 costs a third of a second each.
+    django_settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         marker = item.get_closest_marker("django_db")

@@ -3,18 +3,16 @@ anything is written (DESIGN.md §8: bad input changes nothing)."""
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from trax.conf import get_settings, is_setting, setting_expectation, setting_problem
-from trax.core import InputValidationError
-from trax.core.serialization import from_json
 from trax.models import Manifest, ManifestGroup, RuntimeSettings, ScheduleType
 from trax.models.choices import PRIORITY_MAX, PRIORITY_MIN
 from trax.registry import registry
+from trax.scheduling.validation import manifest_problems
 
 DEPENDENT_SCHEDULES = (ScheduleType.DEPENDENT, ScheduleType.DORMANT_DEPENDENT)
 
@@ -111,75 +109,18 @@ class ManifestForm(forms.ModelForm):
             )
         return name
 
-    def clean_timezone(self) -> str:
-        name = (self.cleaned_data.get("timezone") or "").strip()
-        try:
-            zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(
-                f"{name!r} is not a known IANA time zone (such as 'UTC' or 'Europe/Paris').",
-                code="unknown_timezone",
-            ) from None
-        return name
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        self._check_schedule(cleaned)
-        self._check_input(cleaned)
+        if self.errors:
+            return cleaned
+        candidate = self.instance
+        for name, value in cleaned.items():
+            setattr(candidate, name, value)
+        for field, problem in manifest_problems(candidate).items():
+            self.add_error(field if field in self.fields else None, problem)
+        if "cron_expression" in cleaned and not self.errors:
+            cleaned["cron_expression"] = candidate.cron_expression
         return cleaned
-
-    def _check_schedule(self, cleaned: dict[str, Any]) -> None:
-        schedule_type = cleaned.get("schedule_type")
-        if schedule_type == ScheduleType.INTERVAL:
-            interval = cleaned.get("interval_seconds")
-            if not interval or interval <= 0:
-                self.add_error(
-                    "interval_seconds", "An interval schedule needs an interval above 0 seconds."
-                )
-        elif schedule_type == ScheduleType.CRON:
-            if not (cleaned.get("cron_expression") or "").strip():
-                self.add_error("cron_expression", "A cron schedule needs a cron expression.")
-        elif schedule_type == ScheduleType.ONCE:
-            if cleaned.get("run_at") is None:
-                self.add_error("run_at", "A 'once' schedule needs a time to run at.")
-        elif schedule_type in DEPENDENT_SCHEDULES:
-            parent = cleaned.get("depends_on")
-            if parent is None:
-                if "depends_on" not in self.errors:
-                    self.add_error(
-                        "depends_on", "A dependent schedule needs the manifest it depends on."
-                    )
-            elif self._would_cycle(parent):
-                self.add_error(
-                    "depends_on",
-                    f"Depending on {parent} would make a cycle: it depends on this manifest.",
-                )
-
-    def _would_cycle(self, parent: Manifest) -> bool:
-        """Whether ``parent``'s own chain of dependencies leads back to this manifest."""
-        own_pk = self.instance.pk
-        if own_pk is None:
-            return False
-        seen: set[int] = set()
-        current: int | None = parent.pk
-        while current is not None and current not in seen:
-            if current == own_pk:
-                return True
-            seen.add(current)
-            current = (
-                Manifest.objects.filter(pk=current).values_list("depends_on_id", flat=True).first()
-            )
-        return False
-
-    def _check_input(self, cleaned: dict[str, Any]) -> None:
-        name = cleaned.get("train_name")
-        if not name or "input" in self.errors or name not in registry:
-            return
-        train = registry.get(name)
-        try:
-            from_json(train.input_type, cleaned.get("input"), what=f"input of {name}")
-        except InputValidationError as error:
-            self.add_error("input", str(error))
 
 
 class RuntimeSettingsForm(forms.ModelForm):

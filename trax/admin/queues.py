@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -18,10 +18,12 @@ from trax.admin.base import (
     CappedCountMixin,
     EngineOwnedAdmin,
     IdentifierSearchMixin,
+    actor_of,
     preformatted,
     pretty_json,
 )
-from trax.models import BackgroundJob, DeadLetter, WorkQueue
+from trax.models import BackgroundJob, DeadLetter, DeadLetterStatus, WorkQueue
+from trax.scheduling.runtime import scheduler
 
 
 @admin.register(WorkQueue)
@@ -194,6 +196,28 @@ class DeadLetterAdmin(EngineOwnedAdmin):
         "resolution_note",
         "retry_run",
     )
+
+    actions = ("retry_selected",)
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        """Resolving dead letters needs the change permission on them."""
+        return request.user.has_perm("trax.change_deadletter")
+
+    @admin.action(description="Retry selected dead letters", permissions=["resolve"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        awaiting = list(
+            queryset.filter(status=DeadLetterStatus.AWAITING_INTERVENTION).values_list(
+                "id", flat=True
+            )
+        )
+        skipped = queryset.count() - len(awaiting)
+        entries = scheduler.as_actor(actor_of(request)).retry_dead_letters(
+            awaiting, note="retried in the admin"
+        )
+        message = f"{len(awaiting)} dead letter(s) retried, {len(entries)} run(s) queued."
+        if skipped:
+            message += f" {skipped} already resolved, skipped."
+        self.message_user(request, message, messages.SUCCESS)
 
     @admin.display(description="reason")
     def short_reason(self, obj: DeadLetter) -> str:

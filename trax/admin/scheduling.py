@@ -14,7 +14,9 @@ from django.utils.safestring import SafeString
 from trax.admin.base import AuditedAdminMixin, actor_of, changelist_link
 from trax.admin.forms import ManifestForm, ManifestGroupForm
 from trax.models import DeadLetter, DeadLetterStatus, Manifest, ManifestGroup, Metadata, WorkQueue
-from trax.store import audit_record
+from trax.scheduling.next_run import refresh_next_run_at
+from trax.scheduling.runtime import scheduler
+from trax.store import audit_record, manifest_set_enabled
 
 
 @admin.register(ManifestGroup)
@@ -76,7 +78,7 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_select_related = ("group", "depends_on")
     ordering = ("external_id",)
     autocomplete_fields = ("depends_on",)
-    actions = ("enable_selected", "disable_selected")
+    actions = ("trigger_selected", "enable_selected", "disable_selected")
     fieldsets = (
         ("Identity", {"fields": ("external_id", "train_name", "group", "declared_in_code")}),
         ("Input", {"fields": ("input",)}),
@@ -142,6 +144,8 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change and "is_enabled" in form.changed_data:
             obj.is_enabled_overridden = True
+        before = Manifest.objects.filter(pk=obj.pk).first() if change else None
+        refresh_next_run_at(before, obj, timezone.now())
         super().save_model(request, obj, form, change)
 
     @admin.display(description="schedule", ordering="schedule_type")
@@ -189,9 +193,7 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def _switch(self, request: HttpRequest, queryset: QuerySet[Any], *, enabled: bool) -> None:
         ids = list(queryset.exclude(is_enabled=enabled).values_list("id", flat=True))
-        Manifest.objects.filter(id__in=ids).update(
-            is_enabled=enabled, is_enabled_overridden=True, updated_at=timezone.now()
-        )
+        manifest_set_enabled(ids, enabled, using="default")
         verb = "enable" if enabled else "disable"
         for manifest_id in ids:
             audit_record(
@@ -202,3 +204,14 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
             )
         word = "manifest" if len(ids) == 1 else "manifests"
         self.message_user(request, f"{len(ids)} {word} {verb}d.", messages.SUCCESS)
+
+    @admin.action(description="Trigger selected manifests now", permissions=["change"])
+    def trigger_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        api = scheduler.as_actor(actor_of(request))
+        external_ids = list(queryset.values_list("external_id", flat=True))
+        for external_id in external_ids:
+            api.trigger(external_id)
+        word = "manifest" if len(external_ids) == 1 else "manifests"
+        self.message_user(
+            request, f"{len(external_ids)} {word} queued to run now.", messages.SUCCESS
+        )

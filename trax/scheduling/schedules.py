@@ -43,6 +43,10 @@ _TIMEZONE_FIELD = "timezone"
 # a different schedule every time the expression is read.
 _HASHED_OR_RANDOM = re.compile(r"[hr](\(\d+-\d+\))?(/\d+)?", re.IGNORECASE)
 
+# croniter reads a range whose ends are equal ("21-21") as a wrap-around over the whole field:
+# every hour, not 21:00. Such ranges are refused.
+_RANGE = re.compile(r"(\w+)-(\w+)(/\d+)?")
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _FULL_DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 
@@ -101,7 +105,7 @@ class Every:
 
     @staticmethod
     def days(n: int) -> IntervalSchedule:
-        """Every ``n`` × 24 hours of elapsed time; use ``Cron.daily`` for a wall-clock time."""
+        """Every ``n`` days of 24 elapsed hours; use ``Cron.daily`` for a wall-clock time."""
         return _every(n, 86400, "days")
 
 
@@ -192,6 +196,15 @@ def normalise_cron(expression: str) -> str:
                 "supported; a schedule must name its times",
                 field=_CRON_FIELD,
             )
+    for position, value in enumerate(fields):
+        for part in value.split(","):
+            ends = _RANGE.fullmatch(part)
+            if ends and _field_value(ends[1], position) == _field_value(ends[2], position):
+                raise ScheduleError(
+                    f"cron expression {expression!r}: the range {part!r} starts and ends on the "
+                    f"same value, which croniter reads as the whole field; write {ends[1]!r}",
+                    field=_CRON_FIELD,
+                )
     normalised = " ".join(fields)
     try:
         cron = croniter(normalised, _VALIDATION_START, second_at_beginning=True)
@@ -207,6 +220,17 @@ def normalise_cron(expression: str) -> str:
             field=_CRON_FIELD,
         ) from exc
     return normalised
+
+
+def _field_value(token: str, position: int) -> int | str:
+    """A field value as croniter compares it: a number, or a month or day name's number."""
+    token = token.lower()
+    if token.isdigit():
+        return int(token)
+    names = {4: _MONTH_NAMES, 5: _DAY_NAMES}.get(position, ())
+    if token in names:
+        return names.index(token) + (1 if position == 4 else 0)
+    return token
 
 
 def check_timezone(name: str) -> ZoneInfo:
@@ -337,7 +361,8 @@ def _compile(expression: str) -> _Cron:
     normalised = normalise_cron(expression)
     expanded = croniter(normalised, _VALIDATION_START, second_at_beginning=True).expanded
     # croniter keeps its own field order: minute, hour, day, month, day-of-week, second.
-    return _Cron(normalised, every_hour=expanded[1] == ["*"])
+    hours = expanded[1]
+    return _Cron(normalised, every_hour=hours == ["*"] or set(hours) == set(range(24)))
 
 
 class _Kind(Enum):

@@ -1,0 +1,1 @@
+"""Schedules, declarations, the runtime scheduler API and one-off runs."""
