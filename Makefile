@@ -25,7 +25,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 # Command of the scheduler process to start alongside daphne in `make run`; empty: none.
 # See scripts/run.sh.
-SCHEDULER ?=
+SCHEDULER ?= $(VENV)/bin/python manage.py trax_scheduler
 
 export VENV PORT PYTEST_ARGS SCHEDULER FAIL_FAST
 

@@ -24,9 +24,9 @@ if not User.objects.exists():
 
 # ---------------------------------------------------------------------------------------
 # SCHEDULER: command of the trax scheduler/worker process to run alongside daphne, e.g.
-#   make run SCHEDULER='.venv/bin/python manage.py trax_worker'
-# Empty (the default) starts none. It runs in the background in daphne's process group, so
-# Ctrl+C in the terminal stops both.
+#   make run SCHEDULER='.venv/bin/python manage.py trax_scheduler --interval 2'
+# The Makefile's default is `manage.py trax_scheduler`; SCHEDULER= (empty) starts none. It
+# runs in the background; Ctrl+C (or daphne ending for any reason) stops it too.
 # ---------------------------------------------------------------------------------------
 if [[ -n ${SCHEDULER:-} ]]; then
     echo "Starting scheduler: $SCHEDULER"
@@ -34,6 +34,8 @@ if [[ -n ${SCHEDULER:-} ]]; then
     # word-split on purpose, it is a command line.
     # shellcheck disable=SC2086
     (trap - INT QUIT && exec $SCHEDULER) &
+    scheduler_pid=$!
+    trap 'kill -TERM "$scheduler_pid" 2>/dev/null; wait "$scheduler_pid" 2>/dev/null' EXIT
 fi
 
 cat <<EOF
@@ -44,4 +46,5 @@ Serving the example project with daphne (Ctrl+C to stop):
     http://127.0.0.1:$port/trax/     trax dashboard
 
 EOF
-exec "$bin/daphne" -b 127.0.0.1 -p "$port" project.asgi:application
+# Not exec'd, so the EXIT trap above stops the scheduler whichever way daphne ends.
+"$bin/daphne" -b 127.0.0.1 -p "$port" project.asgi:application
