@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.db.models import Q
@@ -50,6 +50,7 @@ from trax.store import (
     metadata_start,
     run_records_alias,
 )
+from trax.store.claim import ClaimedRun
 from trax.store.metadata import ExtraWrite
 
 logger = logging.getLogger("trax.runs")
@@ -66,6 +67,13 @@ class LifecycleOptions:
     log_max_records: int = 1000
     provider_classes: tuple[type[EffectProvider], ...] = ()
     hook_classes: tuple[type[LifecycleHook], ...] = ()
+
+
+class Finisher(Protocol):
+    """Records a run's final state; False when the run was no longer this executor's to finish.
+    Workers pass one that batches completions and fences them with the claim token."""
+
+    def __call__(self, metadata_id: int, outcome: RunOutcome, manifest_id: int | None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -177,7 +185,7 @@ class RunService:
                 failure_exception=exception_type,
                 failure_reason=str(error),
             )
-            self._finish(metadata_id, outcome, guard=guard, also=on_finish)
+            self._finish(metadata_id, outcome, row.manifest_id, guard=guard, also=on_finish)
             context = FailureContext(row.name, "", exception_type, str(error), "")
             return Execution(metadata_id, TrainState.FAILED, Failure(error, context))
         parent = (
@@ -197,6 +205,45 @@ class RunService:
             on_finish=on_finish,
         )
 
+    # Entry point 3: a run a worker claimed (the claim statement already started it).
+    def run_claimed(
+        self,
+        claimed: ClaimedRun,
+        *,
+        token: CancellationToken,
+        finisher: Finisher,
+    ) -> Execution:
+        """Run a claimed, already started run; its outcome goes to ``finisher``. A train this
+        process does not have fails as ``UnknownTrain`` (never retried)."""
+        try:
+            train = registry.get(claimed.name)
+            value = from_json(train.input_type, claimed.input, what=f"input of {claimed.name}")
+        except (UnknownTrainError, TraxError) as error:
+            exception_type = (
+                "UnknownTrain" if isinstance(error, UnknownTrainError) else type(error).__name__
+            )
+            outcome = RunOutcome(
+                state=TrainState.FAILED, failure_exception=exception_type, failure_reason=str(error)
+            )
+            finisher(claimed.metadata_id, outcome, claimed.manifest_id)
+            context = FailureContext(claimed.name, "", exception_type, str(error), "")
+            return Execution(claimed.metadata_id, TrainState.FAILED, Failure(error, context))
+        parent = (
+            RunContext(train_name="", token=CancellationToken(), run_id=claimed.parent_id)
+            if claimed.parent_id
+            else None
+        )
+        return self._run_started(
+            train,
+            value,
+            row_id=claimed.metadata_id,
+            external_id=claimed.external_id,
+            manifest_id=claimed.manifest_id,
+            token=token,
+            parent=parent,
+            finisher=finisher,
+        )
+
     def _run_started(
         self,
         train_class: type[Train[Any, Any]],
@@ -209,6 +256,7 @@ class RunService:
         parent: RunContext | None,
         guard: Q | None = None,
         on_finish: Sequence[ExtraWrite] = (),
+        finisher: Finisher | None = None,
     ) -> Execution:
         run_token, unlink = _token_for(token, parent)
         context = RunContext(
@@ -260,12 +308,10 @@ class RunService:
                     result, outcome = _settle(train_class, result)
         finally:
             effects.flush_logs()
-            finish_writes = list(on_finish)
-            if outcome.state == TrainState.COMPLETED and manifest_id is not None:
-                finish_writes.append(
-                    lambda: manifest_record_success(manifest_id, row_id, using=self.alias)
-                )
-            self._finish(row_id, outcome, guard=guard, also=finish_writes)
+            if finisher is not None:
+                finisher(row_id, outcome, manifest_id)
+            else:
+                self._finish(row_id, outcome, manifest_id, guard=guard, also=on_finish)
             local_tokens.unregister(row_id)
             unlink()
             notify_providers(providers, "run_finished", context, outcome.state)
@@ -283,11 +329,17 @@ class RunService:
         self,
         metadata_id: int,
         outcome: RunOutcome,
+        manifest_id: int | None,
         *,
         guard: Q | None,
         also: Sequence[ExtraWrite],
     ) -> None:
-        if not metadata_finish(metadata_id, outcome, guard=guard, also=also, using=self.alias):
+        writes = list(also)
+        if outcome.state == TrainState.COMPLETED and manifest_id is not None:
+            writes.append(
+                lambda: manifest_record_success(manifest_id, metadata_id, using=self.alias)
+            )
+        if not metadata_finish(metadata_id, outcome, guard=guard, also=writes, using=self.alias):
             logger.warning(
                 "run %s was no longer in progress when it finished as %s; its record was left "
                 "as another process set it",

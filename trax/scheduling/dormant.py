@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from trax.conf import get_settings
@@ -17,6 +17,7 @@ from trax.models import ACTIVE_STATES, Manifest, Metadata, ScheduleType, WorkQue
 from trax.models.choices import PRIORITY_MAX
 from trax.registry import registry
 from trax.scheduling.errors import ActivationError
+from trax.store.work_queue import work_queue_insert_one
 
 logger = logging.getLogger("trax.scheduling")
 
@@ -67,17 +68,15 @@ def activate_many(activations: Iterable[tuple[str, Any]], *, using: str = "defau
                 logger.warning("dormant %s is already running; activation skipped", child)
                 results.append(False)
                 continue
-            try:
-                with transaction.atomic(using=using):
-                    WorkQueue(
-                        train_name=child.train_name,
-                        input=payload,
-                        manifest=child,
-                        priority=min(child.priority + boost, PRIORITY_MAX),
-                        scheduled_at=timezone.now(),
-                        is_explicit_trigger=True,
-                    ).save(using=using, force_insert=True)
-            except IntegrityError:
+            entry = WorkQueue(
+                train_name=child.train_name,
+                input=payload,
+                manifest=child,
+                priority=min(child.priority + boost, PRIORITY_MAX),
+                scheduled_at=timezone.now(),
+                is_explicit_trigger=True,
+            )
+            if not work_queue_insert_one(entry, using=using):
                 logger.warning("dormant %s is already queued; activation skipped", child)
                 results.append(False)
                 continue

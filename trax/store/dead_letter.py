@@ -8,6 +8,8 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models.functions import Now
 
+from trax.events.channels import WORK_QUEUED
+from trax.events.notify import notify
 from trax.models import DeadLetter, DeadLetterStatus, Manifest, WorkQueue
 
 
@@ -65,6 +67,8 @@ def dead_letter_retry(
             )
             entry.save(using=using, force_insert=True)
             entries.append(entry)
+        if entries:
+            notify(WORK_QUEUED, using=using)
     return entries
 
 

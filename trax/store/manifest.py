@@ -10,6 +10,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, Subquery, Value, When
 
+from trax.events.channels import WORK_QUEUED
+from trax.events.notify import notify
 from trax.models import Manifest, Metadata, ScheduleType, WorkQueue
 
 
@@ -44,7 +46,9 @@ def manifest_queue_occurrences(occurrences: Sequence[Occurrence], *, using: str)
         WorkQueue.objects.using(using).bulk_create(
             [o.entry for o in occurrences], ignore_conflicts=True, batch_size=500
         )
-        manifest_advance([(o.entry.manifest_id, o.next_run_at) for o in occurrences], using=using)  # type: ignore[misc]
+        moves = [(o.entry.manifest_id, o.next_run_at) for o in occurrences]
+        manifest_advance(moves, using=using)  # type: ignore[arg-type]
+        notify(WORK_QUEUED, using=using)
     return len(occurrences)
 
 
@@ -76,6 +80,7 @@ def manifest_queue_dependent(entry: WorkQueue, parent_success: datetime, *, usin
             Manifest.objects.using(using).filter(id=entry.manifest_id).update(
                 last_parent_success_seen=parent_success
             )
+            notify(WORK_QUEUED, using=using)
     except IntegrityError:
         return False
     return True

@@ -13,6 +13,8 @@ from django.db import connections, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Now
 
+from trax.events.channels import RUN_CANCEL
+from trax.events.notify import notify
 from trax.models import CancelReason, Metadata, TrainState
 from trax.store.alias import run_records_alias
 from trax.store.clock import database_now_sql
@@ -227,6 +229,8 @@ def metadata_request_cancel(
             .filter(id__in=run_ids, train_state=TrainState.PENDING)
             .update(train_state=TrainState.CANCELLED, end_time=Now())
         )
+        if run_ids:
+            notify(RUN_CANCEL, ",".join(str(i) for i in run_ids), using=alias)
     return CancelRequestResult(flagged, cancelled_pending, run_ids)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Least
 
+from trax.events.channels import WORK_QUEUED
+from trax.events.notify import notify
 from trax.models import WorkQueue, WorkQueueStatus
 
 
@@ -16,6 +18,8 @@ def work_queue_insert(entries: Sequence[WorkQueue], *, using: str = "default") -
     """Insert new entries (one statement per 500). Joins the caller's transaction on ``using``,
     so work is queued only if the caller commits."""
     WorkQueue.objects.using(using).bulk_create(entries, batch_size=500)
+    if entries:
+        notify(WORK_QUEUED, using=using)
     return len(entries)
 
 
@@ -35,6 +39,8 @@ def work_queue_insert_skipping_conflicts(entries: Sequence[WorkQueue], *, using:
         .filter(retry_of_id__in=[e.retry_of_id for e in entries if e.retry_of_id is not None])
         .count()
     )
+    if after > before:
+        notify(WORK_QUEUED, using=using)
     return after - before
 
 
@@ -54,10 +60,24 @@ def work_queue_trigger(
                 default=Least("scheduled_at", Value(scheduled_at)),
             ),
         )
+        notify(WORK_QUEUED, using=using)
         if moved:
             return queued.get()
         entry.save(using=using, force_insert=True)
         return entry
+
+
+def work_queue_insert_one(entry: WorkQueue, *, using: str = "default") -> bool:
+    """Insert one entry unless a unique index refuses it (its manifest already has one
+    queued); returns whether it was inserted. Runs in a savepoint of the caller's
+    transaction."""
+    try:
+        with transaction.atomic(using=using):
+            entry.save(using=using, force_insert=True)
+            notify(WORK_QUEUED, using=using)
+    except IntegrityError:
+        return False
+    return True
 
 
 def work_queue_cancel_queued(manifest_ids: Sequence[int], *, using: str = "default") -> int:

@@ -20,7 +20,6 @@ from trax.manager.config import ManagerConfig
 from trax.manager.context import Cycle
 from trax.models import (
     BackgroundJob,
-    DeadLetter,
     Manifest,
     Metadata,
     TrainState,
@@ -63,8 +62,9 @@ def clock() -> datetime:
 
 
 @pytest.fixture
-def interval(clock: datetime) -> Callable[..., Manifest]:
-    """``interval("id", minutes=5, **options)``: an interval manifest of demo.greet."""
+def interval() -> Callable[..., Manifest]:
+    """``interval("id", every=5, **options)``: a demo.greet manifest every ``every`` minutes
+    (next_run_at: the wall clock when it is made)."""
 
     def make(external_id: str = "every-5", *, every: int = 5, **options: Any) -> Manifest:
         return trax.scheduler.schedule(
@@ -75,13 +75,11 @@ def interval(clock: datetime) -> Callable[..., Manifest]:
 
 
 @pytest.fixture
-def failing(clock: datetime) -> Callable[..., Manifest]:
-    """``failing("id", **options)``: an interval manifest of demo.always_fails."""
+def failing() -> Callable[..., Manifest]:
+    """``failing("id", **options)``: a demo.always_fails manifest every 5 minutes."""
 
     def make(external_id: str = "flaky", **options: Any) -> Manifest:
-        return trax.scheduler.schedule(
-            external_id, FAILS, PERSON, trax.Every.minutes(5), **options
-        )
+        return trax.scheduler.schedule(external_id, FAILS, PERSON, trax.Every.minutes(5), **options)
 
     return make
 
@@ -130,7 +128,9 @@ def running(
     )
 
 
-def pending(manifest: Manifest | None = None, *, created: datetime | None = None, **fields: Any) -> Metadata:
+def pending(
+    manifest: Manifest | None = None, *, created: datetime | None = None, **fields: Any
+) -> Metadata:
     """A pending run, created at ``created`` (default: now, by the database)."""
     row = Metadata.objects.create(
         name=manifest.train_name if manifest else GREET,
@@ -144,15 +144,13 @@ def pending(manifest: Manifest | None = None, *, created: datetime | None = None
     return row
 
 
-def claim(run: Metadata, *, lease_expires_at: datetime | None, worker: str | None = "w-1") -> BackgroundJob:
+def claim(
+    run: Metadata, *, lease_expires_at: datetime | None, worker: str | None = "w-1"
+) -> BackgroundJob:
     """A background-job row for ``run``, claimed by ``worker`` until ``lease_expires_at``."""
     return BackgroundJob.objects.create(
         metadata=run, claimed_by=worker, lease_expires_at=lease_expires_at
     )
-
-
-def awaiting_letter(manifest: Manifest, run: Metadata | None = None) -> DeadLetter:
-    return DeadLetter.objects.create(manifest=manifest, last_failed_run=run, reason="test")
 
 
 def queued(manifest: Manifest | None = None) -> list[WorkQueue]:

@@ -27,13 +27,13 @@ def dead_letter_step(cycle: Cycle) -> DeadLettered:
 
 def awaiting(manifest: Manifest) -> list[DeadLetter]:
     return list(
-        DeadLetter.objects.filter(
-            manifest=manifest, status=DeadLetterStatus.AWAITING_INTERVENTION
-        )
+        DeadLetter.objects.filter(manifest=manifest, status=DeadLetterStatus.AWAITING_INTERVENTION)
     )
 
 
-@pytest.mark.parametrize(("failed", "dead_lettered"), [(1, False), (2, False), (3, True), (4, True)])
+@pytest.mark.parametrize(
+    ("failed", "dead_lettered"), [(1, False), (2, False), (3, True), (4, True)]
+)
 def test_a_manifest_is_dead_lettered_when_its_failures_exceed_max_retries(
     clock: datetime, failing, failed: int, dead_lettered: bool
 ) -> None:

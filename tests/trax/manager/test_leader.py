@@ -22,7 +22,7 @@ import trax
 from trax.manager.cycle import CycleReport
 from trax.manager.service import MANAGER_LEASE, ManagerService, ManagerServiceConfig
 from trax.models import Leader, Manifest, WorkQueue, WorkQueueStatus
-from trax.scheduling.declarations import ScheduleBuilder
+from trax.scheduling.declarations import ManifestDeclaration, ScheduleBuilder
 from trax.scheduling.manifests import save_declarations
 from trax.store import database_now, leader_acquire, leader_release
 
@@ -141,9 +141,13 @@ def test_leases_of_different_duties_are_independent() -> None:
 # ── ManagerService.run_once ──────────────────────────────────────────────────────────────────
 
 
-def tick_declarations() -> list[Any]:
+def tick_declarations() -> list[ManifestDeclaration]:
     """A code declaration: ``tick`` runs demo.greet every minute (first run at once)."""
-    return ScheduleBuilder().schedule("tick", "demo.greet", {"name": "Ada"}, trax.Every.minutes(1)).declarations
+    return (
+        ScheduleBuilder()
+        .schedule("tick", "demo.greet", {"name": "Ada"}, trax.Every.minutes(1))
+        .declarations
+    )
 
 
 def service(
@@ -190,7 +194,8 @@ def test_the_leaders_cycle_queues_what_is_due() -> None:
     assert report is not None
     assert report.occurrences_queued == 1
     entry = WorkQueue.objects.get()
-    assert (entry.manifest.external_id, entry.status) == ("tick", WorkQueueStatus.QUEUED)
+    assert entry.manifest_id == Manifest.objects.get(external_id="tick").pk
+    assert entry.status == WorkQueueStatus.QUEUED
     second = leader.run_once()
     assert second is not None and second.occurrences_queued == 0
 
@@ -284,7 +289,7 @@ def test_run_forever_leads_until_stopped_then_releases_the_lease() -> None:
     def loop() -> None:
         try:
             leader.run_forever()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
+        except BaseException as error:  # reported by the test
             errors.append(error)
         finally:
             connections.close_all()

@@ -73,8 +73,9 @@ def test_once_runs_one_cycle_prints_cycle_done_and_releases_the_lease() -> None:
     schedule_tick()
     output = run_command("--once")
     assert output.startswith("Cycle done: CycleReport(")
-    assert "occurrences_queued=1," in output
     assert tick_entries(WorkQueueStatus.QUEUED).count() == 1
+    queued = WorkQueue.objects.filter(status=WorkQueueStatus.QUEUED).count()  # demo ones too
+    assert f"occurrences_queued={queued}," in output
     assert manager_lease() is None
 
 
@@ -370,7 +371,6 @@ def test_two_schedulers_elect_one_leader_and_the_survivor_takes_over(
         child.assert_no_errors()
 
 
-@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_stopped_leader_hands_over_at_once(
     start_scheduler: Callable[..., SchedulerProcess],

@@ -143,9 +143,28 @@ def test_the_threshold_is_the_larger_of_the_backstop_and_the_timeout_plus_the_sh
 
 def test_a_stale_in_progress_run_flagged_for_cancellation_is_failed_too(clock: datetime) -> None:
     # The timeout step flagged it long ago; its executor is gone and never acknowledged.
-    run = running(
-        started=clock - hours(2), cancellation_requested=True, cancel_reason="timeout"
-    )
+    run = running(started=clock - hours(2), cancellation_requested=True, cancel_reason="timeout")
 
     assert fail_stale_in_progress_runs(cycle_at(clock)).failed == 1
     assert reload(run).train_state == TrainState.FAILED
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: trax/manager/steps/stale_runs.py:44-50 treats a run as unclaimed when it has no "
+        "background_job row of its own (.exclude(background_job__lease_expires_at__gt=now)); "
+        "a nested child run executes on its parent's thread and never gets a job row, so a "
+        "child running for more than the backstop is failed as StaleInProgress while its "
+        "parent's worker still holds a live lease (and the child's own finish is then refused)"
+    ),
+)
+def test_a_nested_child_of_a_run_with_a_live_claim_is_not_failed(clock: datetime) -> None:
+    parent = running(started=clock - hours(3))
+    claim(parent, lease_expires_at=clock + seconds(30))
+    child = running(started=clock - hours(2), parent=parent)
+
+    result = fail_stale_in_progress_runs(cycle_at(clock, default_job_timeout_seconds=None))
+
+    assert result.failed == 0
+    assert reload(child).train_state == TrainState.IN_PROGRESS

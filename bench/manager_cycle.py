@@ -1,0 +1,339 @@
+"""Benchmark: one manifest manager cycle with many enabled interval manifests, few of them due.
+
+    .venv/bin/python bench/manager_cycle.py [--runs 5] [--sizes 10000:1000,100000:1000] [--explain]
+
+Against the PostgreSQL server in DATABASE_URL, it creates a scratch database (``trax_bench``
+unless ``--database``), migrates it, runs, and drops it. It refuses SQLite unless
+``--allow-sqlite`` (then it uses a scratch file), and refuses a scratch database that already
+holds manifests unless ``--reset`` (which empties it first). ``--in-place`` uses the database of
+DATABASE_URL itself instead of a scratch one (same refusal, same ``--reset``).
+
+For each size (total manifests : due manifests), in 10 groups, it bulk-inserts the manifests
+(the due ones with ``next_run_at`` in the past, the rest an hour ahead), ANALYZEs, and times
+``run_manager_cycle(now)``: median/min/max of ``--runs`` cycles, resetting the due manifests
+and deleting their queued entries between runs; then one more cycle counts its queries (and,
+with ``--explain``, prints EXPLAIN ANALYZE of its slowest ones). The cycle's cost should grow
+with the due manifests, not with the total. This is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+GROUPS = 10
+BATCH = 5000
+
+
+def parse_sizes(value: str) -> list[tuple[int, int]]:
+    sizes = []
+    for part in value.split(","):
+        try:
+            total, due = (int(n) for n in part.split(":"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not TOTAL:DUE") from None
+        if not 0 < due <= total:
+            raise argparse.ArgumentTypeError(f"{part!r}: need 0 < DUE <= TOTAL")
+        sizes.append((total, due))
+    return sizes
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
+    return number
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=positive_int, default=5, help="timed cycles per size")
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=parse_sizes("10000:1000,100000:1000"),
+        help="TOTAL:DUE pairs, comma-separated (default 10000:1000,100000:1000)",
+    )
+    parser.add_argument("--database", default="trax_bench", help="scratch database name")
+    parser.add_argument("--in-place", action="store_true", help="use DATABASE_URL's database")
+    parser.add_argument("--reset", action="store_true", help="empty a database with manifests")
+    parser.add_argument("--allow-sqlite", action="store_true", help="run on a scratch SQLite")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE slow queries")
+    parser.add_argument("--top", type=positive_int, default=3, help="queries to explain")
+    return parser.parse_args()
+
+
+def refuse(message: str) -> None:
+    print(f"manager_cycle: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+# ── the scratch database ─────────────────────────────────────────────────────────────────────
+
+
+@contextmanager
+def scratch_postgresql(url: str, name: str, *, reset: bool) -> Iterator[str]:
+    """Create database ``name`` on the server of ``url``; yield its URL; drop it afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    scratch_url = urlunsplit(parts._replace(path=f"/{name}"))
+    admin = psycopg.connect(url, autocommit=True)
+    try:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists:
+            with psycopg.connect(scratch_url) as probe:
+                manifests = has_manifests(probe)
+            if manifests and not reset:
+                refuse(f"database {name} already holds manifests; pass --reset to replace it")
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield scratch_url
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+
+
+def has_manifests(connection: Any) -> bool:
+    cursor = connection.cursor()
+    cursor.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = 'trax_manifest'"
+        if connection.__class__.__module__.startswith("psycopg")
+        else "SELECT 1 FROM sqlite_master WHERE name = 'trax_manifest'"
+    )
+    if cursor.fetchone() is None:
+        return False
+    cursor.execute("SELECT 1 FROM trax_manifest LIMIT 1")
+    return cursor.fetchone() is not None
+
+
+@contextmanager
+def scratch_sqlite() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="trax-bench-") as folder:
+        yield f"sqlite:///{folder}/bench.sqlite3"
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the cycle logs what it queued
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+
+
+# ── the benchmark ────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Result:
+    total: int
+    due: int
+    cycle_ms: list[float]
+    queries: int
+    queued: int
+    slowest: list[tuple[float, str]]
+
+
+def empty(alias: str) -> None:
+    from django.db import connections
+
+    with connections[alias].cursor() as cursor:
+        for table in ("trax_work_queue", "trax_dead_letter", "trax_metadata", "trax_manifest"):
+            cursor.execute(f"DELETE FROM {table}")
+        cursor.execute("DELETE FROM trax_manifest_group")
+
+
+def load(total: int, due: int, now: datetime, alias: str) -> list[int]:
+    """``total`` enabled interval manifests in ``GROUPS`` groups, ``due`` of them due."""
+    from trax.models import Manifest, ManifestGroup, ScheduleType
+
+    empty(alias)
+    groups = ManifestGroup.objects.using(alias).bulk_create(
+        [ManifestGroup(name=f"bench-{n}") for n in range(GROUPS)]
+    )
+    for start in range(0, total, BATCH):
+        Manifest.objects.using(alias).bulk_create(
+            [
+                Manifest(
+                    external_id=f"bench-{i:07d}",
+                    train_name="demo.greet",
+                    input={"name": f"n{i}"},
+                    schedule_type=ScheduleType.INTERVAL,
+                    interval_seconds=300,
+                    group=groups[i % GROUPS],
+                    is_enabled=True,
+                    # Spread the due ones evenly through the table.
+                    next_run_at=now - timedelta(seconds=10)
+                    if i % (total // due) == 0 and i // (total // due) < due
+                    else now + timedelta(hours=1),
+                )
+                for i in range(start, min(start + BATCH, total))
+            ],
+            batch_size=BATCH,
+        )
+    analyze(alias)
+    due_ids = list(
+        Manifest.objects.using(alias).filter(next_run_at__lte=now).values_list("id", flat=True)
+    )
+    assert len(due_ids) == due, (len(due_ids), due)
+    return due_ids
+
+
+def analyze(alias: str) -> None:
+    from django.db import connections
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def reset_due(due_ids: list[int], now: datetime, alias: str) -> None:
+    from django.db import connections
+
+    from trax.models import Manifest
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute("DELETE FROM trax_work_queue")
+    Manifest.objects.using(alias).filter(id__in=due_ids).update(
+        next_run_at=now - timedelta(seconds=10)
+    )
+
+
+def bench(total: int, due: int, runs: int, top: int) -> Result:
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from trax.manager.cycle import run_manager_cycle
+    from trax.models import WorkQueue
+    from trax.store import database_now, run_records_alias
+
+    alias = run_records_alias()
+    due_ids = load(total, due, database_now(alias), alias)
+    timings = []
+    queued = 0
+    for _ in range(runs):
+        now = database_now(alias)
+        reset_due(due_ids, now, alias)
+        started = time.perf_counter()
+        report = run_manager_cycle(now, using=alias)
+        timings.append((time.perf_counter() - started) * 1000)
+        queued = WorkQueue.objects.using(alias).count()
+        assert report.occurrences_queued == due == queued, (report, due, queued)
+    now = database_now(alias)
+    reset_due(due_ids, now, alias)
+    aliases = {alias, "default"}
+    with contextmanagers([CaptureQueriesContext(connections[a]) for a in aliases]) as captures:
+        run_manager_cycle(now, using=alias)
+    captured = [q for capture in captures for q in capture.captured_queries]
+    slowest = sorted(((float(q["time"]) * 1000, q["sql"]) for q in captured), reverse=True)
+    return Result(total, due, timings, len(captured), queued, slowest[:top])
+
+
+@contextmanager
+def contextmanagers(managers: list[Any]) -> Iterator[list[Any]]:
+    for manager in managers:
+        manager.__enter__()
+    try:
+        yield managers
+    finally:
+        for manager in reversed(managers):
+            manager.__exit__(None, None, None)
+
+
+def explain(sql: str, alias: str) -> str:
+    from django.db import connections
+
+    connection = connections[alias]
+    prefix = (
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) "
+        if connection.vendor == "postgresql"
+        else "EXPLAIN QUERY PLAN "
+    )
+    if not sql.lstrip().upper().startswith("SELECT"):
+        return "(not a SELECT: not explained)"
+    with connection.cursor() as cursor:
+        cursor.execute(prefix + sql.replace("%", "%%"))
+        return "\n".join(" ".join(str(c) for c in row) for row in cursor.fetchall())
+
+
+def print_table(results: list[Result], vendor: str, runs: int) -> None:
+    print(f"\nmanager cycle ({vendor}; {runs} timed cycles per size; {GROUPS} groups)")
+    header = f"{'total':>8} {'due':>6} {'p50 ms':>8} {'min ms':>8} {'max ms':>8} {'queries':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.total:>8,} {r.due:>6,} {statistics.median(r.cycle_ms):>8.1f} "
+            f"{min(r.cycle_ms):>8.1f} {max(r.cycle_ms):>8.1f} {r.queries:>8}"
+        )
+
+
+def main() -> None:
+    args = arguments()
+    url = os.environ.get("DATABASE_URL", "")
+    is_postgresql = url.startswith(("postgres://", "postgresql://"))
+    if not is_postgresql and not args.allow_sqlite:
+        refuse("DATABASE_URL must point at PostgreSQL (or pass --allow-sqlite)")
+
+    database: AbstractContextManager[str]
+    if args.in_place:
+        database = nullcontext(url)
+    elif is_postgresql:
+        database = scratch_postgresql(url, args.database, reset=args.reset)
+    else:
+        database = scratch_sqlite()
+    with database as target:
+        setup_django(target)
+        from django.db import connections
+
+        from trax.store import run_records_alias
+
+        alias = run_records_alias()
+        connections[alias].ensure_connection()
+        if args.in_place and has_manifests(connections[alias].connection) and not args.reset:
+            refuse("the database already holds manifests; pass --reset to empty it")
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        results = []
+        for total, due in args.sizes:
+            result = bench(total, due, args.runs, args.top)
+            results.append(result)
+            print(
+                f"  {total:,} manifests, {due:,} due: cycles "
+                + ", ".join(f"{ms:.1f}" for ms in result.cycle_ms)
+                + f" ms; {result.queries} queries",
+                flush=True,
+            )
+            if args.explain:
+                for ms, sql in result.slowest:
+                    print(f"\n  -- {ms:.1f} ms: {sql[:300]}{'...' if len(sql) > 300 else ''}")
+                    print("  " + explain(sql, alias).replace("\n", "\n  "))
+        print_table(results, connections[alias].vendor, args.runs)
+        empty(alias)
+
+
+if __name__ == "__main__":
+    main()

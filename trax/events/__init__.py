@@ -1,0 +1,1 @@
+"""Cross-process events: PostgreSQL LISTEN/NOTIFY; on SQLite, callers poll."""

@@ -1,0 +1,106 @@
+"""Recording finished runs in batches: one transaction for many completions, each fenced by
+its claim token, so a worker that lost its claim cannot overwrite a newer attempt's result."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connections, transaction
+
+from trax.events.channels import CAPACITY_FREED
+from trax.events.notify import notify
+from trax.models import CancelReason, TrainState, WorkQueue
+from trax.store.clock import database_now_sql
+from trax.store.metadata import RunOutcome
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A run's outcome to record, with the claim it must still hold."""
+
+    metadata_id: int
+    claim_token: uuid.UUID
+    outcome: RunOutcome
+    manifest_id: int | None = None
+    requeue: WorkQueue | None = None  # a shutdown-cancelled run queued again as a new attempt
+
+
+def background_job_complete(completions: Sequence[Completion], *, using: str) -> set[int]:
+    """Finish many runs in one transaction: each ``in_progress`` run still claimed with its
+    token gets its outcome; its job row is deleted; a completed manifest run stamps the
+    manifest's last success (a ``once`` manifest disables itself); a shutdown-cancelled run is
+    queued again. Returns the ids that landed (the others had lost their claim)."""
+    if not completions:
+        return set()
+    connection = connections[using]
+    now = database_now_sql(connection.vendor)
+    token = (lambda t: t) if connection.vendor == "postgresql" else (lambda t: t.hex)
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        rows = [
+            (
+                c.outcome.state,
+                json.dumps(c.outcome.output) if c.outcome.output is not None else None,
+                c.outcome.failure_junction,
+                c.outcome.failure_exception,
+                c.outcome.failure_reason,
+                c.outcome.stack_trace,
+                c.outcome.cancel_reason,
+                c.metadata_id,
+                c.metadata_id,
+                token(c.claim_token),
+            )
+            for c in completions
+        ]
+        # Guarded by state and by the claim: zero rows means someone else owns the run now.
+        cursor.executemany(
+            f"UPDATE trax_metadata SET train_state = %s, end_time = {now}, "
+            f"output = %s{json_cast}, failure_junction = %s, failure_exception = %s, "
+            "failure_reason = %s, stack_trace = %s, "
+            "cancel_reason = CASE WHEN cancel_reason = '' THEN %s ELSE cancel_reason END, "
+            "currently_running_junction = '', junction_started_at = NULL "
+            "WHERE id = %s AND train_state = 'in_progress' AND EXISTS ("
+            "SELECT 1 FROM trax_background_job job WHERE job.metadata_id = %s "
+            "AND job.claim_token = %s)",
+            rows,
+        )
+        # The claim held iff our job row is still there; delete it and learn which landed.
+        pairs = ", ".join(["(%s, %s)"] * len(completions))
+        cursor.execute(
+            "DELETE FROM trax_background_job WHERE (metadata_id, claim_token) IN "
+            f"(VALUES {pairs}) AND metadata_id IN (SELECT id FROM trax_metadata "
+            "WHERE id = trax_background_job.metadata_id AND train_state <> 'in_progress') "
+            "RETURNING metadata_id",
+            [value for c in completions for value in (c.metadata_id, token(c.claim_token))],
+        )
+        landed = {row[0] for row in cursor.fetchall()}
+        mine = [c for c in completions if c.metadata_id in landed]
+        succeeded = [
+            (c.metadata_id, c.manifest_id)
+            for c in mine
+            if c.manifest_id is not None and c.outcome.state == TrainState.COMPLETED
+        ]
+        if succeeded:
+            cursor.executemany(
+                "UPDATE trax_manifest SET "
+                "last_successful_run = (SELECT end_time FROM trax_metadata WHERE id = %s), "
+                "is_enabled = CASE WHEN schedule_type = 'once' THEN %s ELSE is_enabled END, "
+                "is_enabled_overridden = CASE WHEN schedule_type = 'once' THEN %s "
+                "ELSE is_enabled_overridden END "
+                "WHERE id = %s",
+                [(metadata_id, False, True, manifest_id) for metadata_id, manifest_id in succeeded],
+            )
+        requeues = [
+            c.requeue
+            for c in mine
+            if c.requeue is not None
+            and c.outcome.state == TrainState.CANCELLED
+            and c.outcome.cancel_reason == CancelReason.SHUTDOWN
+        ]
+        if requeues:
+            WorkQueue.objects.using(using).bulk_create(requeues, ignore_conflicts=True)
+        notify(CAPACITY_FREED, using=using)
+    return landed

@@ -1,0 +1,140 @@
+"""Writers of dispatch: queued work entries become pending runs (and, for the database
+submitter, background jobs) in one transaction per batch."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.models.functions import Now
+
+from trax.events.channels import JOBS_READY
+from trax.events.notify import notify
+from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
+
+
+@dataclass(frozen=True)
+class QueuedEntry:
+    """A queued work entry the dispatcher chose, with what its run needs."""
+
+    id: int
+    external_id: uuid.UUID
+    origin_id: int | None
+    train_name: str
+    input: Any
+    manifest_id: int | None
+    priority: int
+    attempt: int
+    max_retries: int
+    dispatch_attempts: int
+    scheduled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DispatchedRun:
+    """A run created from an entry."""
+
+    metadata_id: int
+    entry: QueuedEntry
+
+
+def work_queue_dispatch(
+    entries: Sequence[QueuedEntry], *, with_jobs: bool, using: str
+) -> list[DispatchedRun]:
+    """Turn queued entries into pending runs in one transaction: lock the entries still queued
+    (``FOR UPDATE SKIP LOCKED``: another dispatcher's entries are skipped), insert their runs,
+    mark them dispatched; with ``with_jobs`` also insert their background jobs and notify the
+    workers on commit. Returns the runs created (entries already taken are left out)."""
+    if not entries:
+        return []
+    connection = connections[using]
+    by_id = {entry.id: entry for entry in entries}
+    with transaction.atomic(using=using):
+        with connection.cursor() as cursor:
+            placeholders = ", ".join(["%s"] * len(by_id))
+            lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+            cursor.execute(
+                f"SELECT id FROM trax_work_queue WHERE id IN ({placeholders}) "
+                f"AND status = 'queued'{lock}",
+                list(by_id),
+            )
+            locked = sorted(row[0] for row in cursor.fetchall())
+        if not locked:
+            return []
+        runs = Metadata.objects.using(using).bulk_create(
+            [
+                Metadata(
+                    name=by_id[entry_id].train_name,
+                    input=by_id[entry_id].input,
+                    manifest_id=by_id[entry_id].manifest_id,
+                    work_queue_id=entry_id,
+                    attempt=by_id[entry_id].attempt,
+                    scheduled_time=by_id[entry_id].scheduled_at,
+                    external_id=uuid.uuid4(),
+                )
+                for entry_id in locked
+            ]
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE trax_work_queue SET status = 'dispatched', metadata_id = %s, "
+                "dispatched_at = %s WHERE id = %s",
+                [
+                    (run.pk, connection.ops.adapt_datetimefield_value(run.created_at), entry_id)
+                    for run, entry_id in zip(runs, locked, strict=True)
+                ],
+            )
+        if with_jobs:
+            BackgroundJob.objects.using(using).bulk_create(
+                [
+                    BackgroundJob(
+                        metadata_id=run.pk,
+                        priority=by_id[entry_id].priority,
+                        attempt=by_id[entry_id].attempt,
+                    )
+                    for run, entry_id in zip(runs, locked, strict=True)
+                ]
+            )
+            notify(JOBS_READY, using=using)
+    return [
+        DispatchedRun(run.pk, by_id[entry_id]) for run, entry_id in zip(runs, locked, strict=True)
+    ]
+
+
+def work_queue_fail_dispatch(
+    run: DispatchedRun, *, reason: str, max_dispatch_attempts: int, using: str
+) -> bool:
+    """A submission failed: the run fails as ``DispatchFailed`` and, while dispatch attempts
+    remain, a new entry of the same lineage is queued (``retry_of`` = the failed run, so the
+    retry rules do not count it). Returns whether it was requeued."""
+    entry = run.entry
+    attempts = entry.dispatch_attempts + 1
+    with transaction.atomic(using=using):
+        Metadata.objects.using(using).filter(
+            id=run.metadata_id, train_state__in=(TrainState.PENDING, TrainState.IN_PROGRESS)
+        ).update(
+            train_state=TrainState.FAILED,
+            end_time=Now(),
+            failure_exception="DispatchFailed",
+            failure_reason=reason,
+        )
+        if attempts >= max_dispatch_attempts:
+            return False
+        WorkQueue(
+            train_name=entry.train_name,
+            input=entry.input,
+            manifest_id=entry.manifest_id,
+            origin_id=entry.origin_id or entry.id,
+            retry_of_id=run.metadata_id,
+            priority=entry.priority,
+            attempt=entry.attempt,
+            max_retries=entry.max_retries,
+            dispatch_attempts=attempts,
+            is_explicit_trigger=True,
+            status=WorkQueueStatus.QUEUED,
+        ).save(using=using, force_insert=True)
+    return True

@@ -1,0 +1,66 @@
+"""Writers of process rows (``trax_worker``) and of the leases their heartbeats renew."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connections, transaction
+from django.db.models.functions import Now
+
+from trax.models import Worker
+from trax.store.clock import database_now_sql
+
+
+def _lease_sql(vendor: str) -> str:
+    if vendor == "postgresql":
+        return "STATEMENT_TIMESTAMP() + make_interval(secs => %s)"
+    return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', '+' || %s || ' seconds')"
+
+
+def worker_register(
+    *, worker_id: str, host: str, pid: int, kind: str, concurrency: int, using: str
+) -> None:
+    """Create or take over this process's row (a restarted ``--name`` keeps its id)."""
+    Worker.objects.using(using).update_or_create(
+        worker_id=worker_id,
+        defaults={
+            "host": host,
+            "pid": pid,
+            "kind": kind,
+            "concurrency": concurrency,
+            "started_at": Now(),
+            "last_heartbeat_at": Now(),
+            "runs_in_flight": 0,
+        },
+    )
+
+
+def worker_heartbeat(
+    *, worker_id: str, runs_in_flight: int, lease_seconds: float, using: str
+) -> int:
+    """Stamp the process row and renew the leases of all its claims, in one transaction.
+    Returns how many claims were renewed."""
+    connection = connections[using]
+    lease = lease_seconds if connection.vendor == "postgresql" else str(lease_seconds)
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE trax_worker SET last_heartbeat_at = {database_now_sql(connection.vendor)}, "
+            "runs_in_flight = %s WHERE worker_id = %s",
+            [runs_in_flight, worker_id],
+        )
+        cursor.execute(
+            f"UPDATE trax_background_job SET lease_expires_at = {_lease_sql(connection.vendor)} "
+            "WHERE claimed_by = %s",
+            [lease, worker_id],
+        )
+        return cursor.rowcount
+
+
+def worker_unregister(worker_id: str, *, using: str) -> None:
+    """Remove this process's row on a clean exit."""
+    Worker.objects.using(using).filter(worker_id=worker_id).delete()
+
+
+def worker_prune_stale(before: datetime, *, using: str) -> int:
+    """Delete rows of processes whose last heartbeat is older than ``before``."""
+    return Worker.objects.using(using).filter(last_heartbeat_at__lt=before).delete()[0]
