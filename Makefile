@@ -6,6 +6,7 @@
 #   make test-sqlite  pytest on SQLite only (quick)
 #   make lint         ruff + mypy
 #   make check        manage.py check + makemigrations --check
+#   make bench        run the benchmarks in bench/ on a throwaway PostgreSQL (not tests)
 #   make pg-start     start a PostgreSQL for development, print the DATABASE_URL to export
 #   make pg-shell     psql into it
 #   make pg-stop      stop it and delete its data
@@ -30,10 +31,10 @@ SCHEDULER ?= $(VENV)/bin/python manage.py trax_scheduler
 export VENV PORT PYTEST_ARGS SCHEDULER FAIL_FAST
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite lint check pg-start pg-stop pg-shell clean
+.PHONY: help install run test test-sqlite lint check bench pg-start pg-stop pg-shell clean
 
 help:
-	@sed -n '3,15s/^# \{0,1\}//p' Makefile
+	@sed -n '3,16s/^# \{0,1\}//p' Makefile
 
 install: $(STAMP)
 
@@ -57,6 +58,10 @@ lint: install
 check: install
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install
+	bash scripts/pg.sh run -- bash -c 'status=0; for script in bench/*.py; do \
+		printf "\n==> %s\n" "$$script"; $(BIN)/python "$$script" || status=1; done; exit $$status'
 
 pg-start:
 	@url=$$(bash scripts/pg.sh start $(PG_STATE)) && \

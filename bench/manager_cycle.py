@@ -11,8 +11,9 @@ DATABASE_URL itself instead of a scratch one (same refusal, same ``--reset``).
 For each size (total manifests : due manifests), in 10 groups, it bulk-inserts the manifests
 (the due ones with ``next_run_at`` in the past, the rest an hour ahead), ANALYZEs, and times
 ``run_manager_cycle(now)``: median/min/max of ``--runs`` cycles, resetting the due manifests
-and deleting their queued entries between runs; then one more cycle counts its queries (and,
-with ``--explain``, prints EXPLAIN ANALYZE of its slowest ones). The cycle's cost should grow
+and deleting their queued entries between runs; then one more cycle counts its queries and
+lists its slowest statements (with ``--explain``, EXPLAIN ANALYZE of its ``--top`` slowest
+SELECTs, run against the state before that cycle and rolled back). The cycle's cost should grow
 with the due manifests, not with the total. This is a benchmark, not a test.
 """
 
@@ -35,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 GROUPS = 10
 BATCH = 5000
+SHOWN_STATEMENTS = 6
 
 
 def parse_sizes(value: str) -> list[tuple[int, int]]:
@@ -74,7 +76,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--reset", action="store_true", help="empty a database with manifests")
     parser.add_argument("--allow-sqlite", action="store_true", help="run on a scratch SQLite")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE slow queries")
-    parser.add_argument("--top", type=positive_int, default=3, help="queries to explain")
+    parser.add_argument("--top", type=positive_int, default=3, help="SELECTs to explain")
     return parser.parse_args()
 
 
@@ -221,7 +223,7 @@ def reset_due(due_ids: list[int], now: datetime, alias: str) -> None:
     )
 
 
-def bench(total: int, due: int, runs: int, top: int) -> Result:
+def bench(total: int, due: int, runs: int) -> Result:
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
@@ -246,9 +248,11 @@ def bench(total: int, due: int, runs: int, top: int) -> Result:
     aliases = {alias, "default"}
     with contextmanagers([CaptureQueriesContext(connections[a]) for a in aliases]) as captures:
         run_manager_cycle(now, using=alias)
+    # Back to the state before that cycle, so that EXPLAIN sees the due manifests.
+    reset_due(due_ids, now, alias)
     captured = [q for capture in captures for q in capture.captured_queries]
     slowest = sorted(((float(q["time"]) * 1000, q["sql"]) for q in captured), reverse=True)
-    return Result(total, due, timings, len(captured), queued, slowest[:top])
+    return Result(total, due, timings, len(captured), queued, slowest)
 
 
 @contextmanager
@@ -262,20 +266,33 @@ def contextmanagers(managers: list[Any]) -> Iterator[list[Any]]:
             manager.__exit__(None, None, None)
 
 
+def summary(sql: str) -> str:
+    """``SELECT trax_manifest`` / ``UPDATE trax_manifest``: the verb and the first table."""
+    words = sql.replace('"', "").split()
+    verb = words[0].upper() if words else "?"
+    for keyword in ("FROM", "INTO", "UPDATE"):
+        upper = [w.upper() for w in words]
+        if keyword in upper[: 200 if verb == "SELECT" else 3]:
+            index = upper.index(keyword)
+            if index + 1 < len(words):
+                return f"{verb} {words[index + 1]}"
+    return verb
+
+
 def explain(sql: str, alias: str) -> str:
-    from django.db import connections
+    """EXPLAIN ANALYZE ``sql`` (PostgreSQL; rolled back) or EXPLAIN QUERY PLAN (SQLite)."""
+    from django.db import connections, transaction
 
     connection = connections[alias]
-    prefix = (
-        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) "
-        if connection.vendor == "postgresql"
-        else "EXPLAIN QUERY PLAN "
-    )
-    if not sql.lstrip().upper().startswith("SELECT"):
-        return "(not a SELECT: not explained)"
-    with connection.cursor() as cursor:
-        cursor.execute(prefix + sql.replace("%", "%%"))
-        return "\n".join(" ".join(str(c) for c in row) for row in cursor.fetchall())
+    if connection.vendor != "postgresql":
+        prefix = "EXPLAIN QUERY PLAN "
+    else:
+        prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) "
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute(prefix + sql)
+        rows = cursor.fetchall()
+        transaction.set_rollback(True, using=alias)
+    return "\n".join(" ".join(str(c) for c in row) for row in rows)
 
 
 def print_table(results: list[Result], vendor: str, runs: int) -> None:
@@ -319,17 +336,20 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         results = []
         for total, due in args.sizes:
-            result = bench(total, due, args.runs, args.top)
+            result = bench(total, due, args.runs)
             results.append(result)
             print(
-                f"  {total:,} manifests, {due:,} due: cycles "
+                f"\n{total:,} manifests, {due:,} due: cycles "
                 + ", ".join(f"{ms:.1f}" for ms in result.cycle_ms)
-                + f" ms; {result.queries} queries",
+                + f" ms; {result.queries} queries; slowest statements of one cycle:",
                 flush=True,
             )
+            for ms, sql in result.slowest[:SHOWN_STATEMENTS]:
+                print(f"  {ms:7.1f} ms  {summary(sql)}")
             if args.explain:
-                for ms, sql in result.slowest:
-                    print(f"\n  -- {ms:.1f} ms: {sql[:300]}{'...' if len(sql) > 300 else ''}")
+                selects = [q for q in result.slowest if q[1].lstrip().upper().startswith("SELECT")]
+                for ms, sql in selects[: args.top]:
+                    print(f"\n  -- {ms:.1f} ms: {sql[:200]}{'...' if len(sql) > 200 else ''}")
                     print("  " + explain(sql, alias).replace("\n", "\n  "))
         print_table(results, connections[alias].vendor, args.runs)
         empty(alias)

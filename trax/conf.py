@@ -81,6 +81,9 @@ _SETTINGS: dict[str, _Setting] = {
     "STALE_IN_PROGRESS_BACKSTOP_SECONDS": _Setting(3600.0, _positive_number, "a number > 0"),
     "DEPENDENT_PRIORITY_BOOST": _Setting(16, _non_negative_int, "an int >= 0"),
     "MAX_DISPATCH_ATTEMPTS": _Setting(5, _positive_int, "an int > 0"),
+    "DISPATCH_BATCH_SIZE": _Setting(1000, _positive_int, "an int > 0"),
+    "SUBMITTER": _Setting("database", _non_empty_string, "'database', 'inline' or a dotted path"),
+    "SUBMITTER_ROUTES": _Setting({}, _string_map, "a dict of train name to submitter"),
     "MISFIRE_THRESHOLD_SECONDS": _Setting(60.0, _non_negative_number, "a number >= 0"),
     "METADATA_RETENTION_SECONDS": _Setting(None, _optional(_positive_number), "> 0 or None"),
     "DEAD_LETTER_RETENTION_SECONDS": _Setting(
@@ -89,6 +92,9 @@ _SETTINGS: dict[str, _Setting] = {
     # Workers.
     "WORKER_CONCURRENCY": _Setting(None, _optional(_positive_int), "an int > 0 or None"),
     "HEARTBEAT_INTERVAL_SECONDS": _Setting(5.0, _positive_number, "a number > 0"),
+    "WORKER_POLLING_INTERVAL_SECONDS": _Setting(1.0, _positive_number, "a number > 0"),
+    "CANCEL_CHECK_INTERVAL_SECONDS": _Setting(1.0, _positive_number, "a number > 0"),
+    "COMPLETION_BATCH_SIZE": _Setting(500, _positive_int, "an int > 0"),
     "LEASE_SECONDS": _Setting(30.0, _positive_number, "a number > 0"),
     "SHUTDOWN_TIMEOUT_SECONDS": _Setting(30.0, _non_negative_number, "a number >= 0"),
     # The run lifecycle (effects).

@@ -22,6 +22,7 @@ class ManagerConfig:
     misfire_threshold_seconds: float = 60.0
     metadata_retention_seconds: float | None = None
     dead_letter_retention_seconds: float | None = 30 * 24 * 3600.0
+    lease_seconds: float = 30.0
 
     @classmethod
     def from_settings(cls, conf: TraxSettings) -> ManagerConfig:
@@ -38,6 +39,7 @@ class ManagerConfig:
             misfire_threshold_seconds=conf.MISFIRE_THRESHOLD_SECONDS,
             metadata_retention_seconds=conf.METADATA_RETENTION_SECONDS,
             dead_letter_retention_seconds=conf.DEAD_LETTER_RETENTION_SECONDS,
+            lease_seconds=conf.LEASE_SECONDS,
         )
 
     def retry_delay(self, failures: int, base_seconds: float | None = None) -> float:

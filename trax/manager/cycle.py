@@ -1,8 +1,9 @@
 """The manifest manager cycle: trax's own engine running trax's own housekeeping.
 
 The steps run in this order, each a junction with ``now`` injected through the Cycle:
-cancel timed-out runs -> fail stale pending -> fail stale in-progress -> load failure streaks
--> queue retries -> dead-letter -> queue due manifests -> queue dependents -> clean up.
+reap expired worker leases -> cancel timed-out runs -> fail stale pending -> fail stale
+in-progress -> load failure streaks -> queue retries -> dead-letter -> queue due manifests ->
+queue dependents -> clean up.
 A cycle writes no run record unless it fails.
 """
 
@@ -22,6 +23,7 @@ from trax.manager.steps.dead_letters import DeadLettered, create_dead_letters
 from trax.manager.steps.dependents import QueuedDependents, queue_dependents
 from trax.manager.steps.due import QueuedOccurrences, queue_due_manifests
 from trax.manager.steps.failure_streaks import load_failure_streaks
+from trax.manager.steps.reaper import ReapedLeases, reap_expired_leases
 from trax.manager.steps.retries import QueuedRetries, queue_retries
 from trax.manager.steps.stale_runs import (
     StaleInProgressRuns,
@@ -42,6 +44,8 @@ MANAGER_TRAIN_NAME = "trax.manager_cycle"
 class CycleReport:
     """What one cycle did, step by step."""
 
+    worker_lost: int
+    claims_released: int
     timed_out: int
     stale_pending: int
     stale_in_progress: int
@@ -59,6 +63,7 @@ class CycleReport:
 
 
 def report(
+    reaped: ReapedLeases,
     timed_out: TimedOutRuns,
     stale_pending: StalePendingRuns,
     stale_in_progress: StaleInProgressRuns,
@@ -70,6 +75,8 @@ def report(
 ) -> CycleReport:
     """Gather the steps' counts."""
     return CycleReport(
+        worker_lost=reaped.worker_lost,
+        claims_released=reaped.released,
         timed_out=timed_out.cancelled,
         stale_pending=stale_pending.failed,
         stale_in_progress=stale_in_progress.failed,
@@ -88,6 +95,7 @@ class ManagerCycle(trax.Train[Cycle, CycleReport]):
 
     name = MANAGER_TRAIN_NAME
     junctions = [
+        reap_expired_leases,
         cancel_timed_out_runs,
         fail_stale_pending_runs,
         fail_stale_in_progress_runs,

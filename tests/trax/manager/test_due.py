@@ -503,7 +503,7 @@ def test_changing_the_schedule_recomputes_next_run(clock: datetime, interval) ->
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG: trax/store/manifest.py:44 manifest_queue_occurrences returns len(occurrences) "
+        "BUG: trax/store/manifest.py:52 manifest_queue_occurrences returns len(occurrences) "
         "although bulk_create(ignore_conflicts=True) skipped the entries the one-queued-per-"
         "manifest index refused, so a cycle that lost a race reports occurrences it never "
         "queued (its docstring promises 'entries written')"

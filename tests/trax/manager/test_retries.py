@@ -357,7 +357,7 @@ def test_a_one_off_retry_is_queued_once(clock: datetime) -> None:
     strict=True,
     reason=(
         "BUG (DESIGN.md §4 retry table, row DispatchFailed / one-off: 'same, then stays "
-        "failed'): trax/manager/steps/retries.py:49-60 excludes only UnknownTrain from one-off "
+        "failed'): trax/manager/steps/retries.py:57 excludes only UnknownTrain from one-off "
         "retries, so a one-off whose dispatch attempts ran out (final DispatchFailed, no "
         "requeue entry) is queued again by the retry step instead of staying failed"
     ),

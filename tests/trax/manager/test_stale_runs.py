@@ -152,7 +152,7 @@ def test_a_stale_in_progress_run_flagged_for_cancellation_is_failed_too(clock: d
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "BUG: trax/manager/steps/stale_runs.py:44-50 treats a run as unclaimed when it has no "
+        "BUG: trax/manager/steps/stale_runs.py:46 treats a run as unclaimed when it has no "
         "background_job row of its own (.exclude(background_job__lease_expires_at__gt=now)); "
         "a nested child run executes on its parent's thread and never gets a job row, so a "
         "child running for more than the backstop is failed as StaleInProgress while its "

@@ -377,6 +377,16 @@ def test_schedule_many_again_updates_in_place() -> None:
     assert set(Manifest.objects.values_list("priority", flat=True)) == {6}
 
 
+def test_schedule_many_with_a_repeated_item_id_writes_none() -> None:
+    items = [ManifestItem("0", ADA), ManifestItem("0", ADA)]
+
+    error = assert_refused(
+        lambda: trax.scheduler.schedule_many(GREET, items, Every.minutes(5), name="greet"),
+        field="external_id",
+    )
+    assert "greet-0" in str(error)
+
+
 def test_schedule_many_with_one_bad_input_writes_none() -> None:
     items = [ManifestItem("0", ADA), ManifestItem("1", {"nom": "Ada"})]
 
@@ -572,6 +582,7 @@ def test_rescheduling_a_parent_into_a_group_that_closes_a_group_cycle_is_refused
         ({"enabled": "yes"}, "is_enabled"),
         ({"group": ""}, "group"),
         ({"colour": "red"}, "colour"),
+        ({"dormant": True}, "dormant"),
     ],
     ids=lambda v: repr(v) if isinstance(v, dict) else str(v),
 )

@@ -194,6 +194,25 @@ def test_a_manifest_disabled_at_runtime_stays_disabled_through_a_resync() -> Non
     assert not row.is_enabled and row.is_enabled_overridden
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: trax/scheduling/manifests.py save_declarations, called by the runtime API with "
+        "declared_in_code=False, writes is_enabled from the declaration but never sets "
+        "is_enabled_overridden, so trax.scheduler.schedule(..., enabled=False) on a manifest "
+        "declared in code is a runtime change of is_enabled that the next start-up sync undoes"
+    ),
+)
+def test_a_manifest_disabled_by_a_runtime_reschedule_stays_disabled_through_a_resync() -> None:
+    sync(one())
+    trax.scheduler.schedule("a", GREET, ADA, Every.minutes(5), enabled=False)
+    assert not manifest("a").is_enabled
+
+    sync(one())
+
+    assert not manifest("a").is_enabled
+
+
 def test_a_manifest_enabled_at_runtime_stays_enabled_though_code_declares_it_off() -> None:
     sync(one(enabled=False))
     trax.scheduler.enable("a")
@@ -370,6 +389,17 @@ def test_a_manifest_no_longer_declared_is_pruned_with_its_entries_and_dead_lette
     run.refresh_from_db()
     assert run.manifest_id is None and run.train_state == TrainState.FAILED
     assert WorkQueue.objects.filter(pk=keep_entry.pk).exists()
+
+
+def test_a_runtime_manifest_adopted_by_code_is_pruned_once_code_drops_it() -> None:
+    trax.scheduler.schedule("adopted", GREET, ADA, Every.minutes(1))
+    sync(one("adopted"))
+    assert manifest("adopted").declared_in_code
+
+    report = sync(one("other"))
+
+    assert report.pruned == ("adopted",)
+    assert list(Manifest.objects.values_list("external_id", flat=True)) == ["other"]
 
 
 def test_a_named_batch_item_no_longer_declared_is_pruned() -> None:

@@ -1,60 +1,66 @@
-"""``manage.py trax_scheduler``: the leader-elected manifest manager of DESIGN.md §6."""
+"""``manage.py trax_scheduler``: the leader-elected manager and dispatcher, with local workers
+unless ``--no-workers`` (DESIGN.md §6)."""
 
 from __future__ import annotations
 
-import argparse
 import os
-import signal
 import socket
+import sys
 import uuid
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trax.conf import get_settings
+from trax.dispatch.config import DispatcherConfig
+from trax.dispatch.service import DispatcherService
+from trax.management.arguments import positive_int, positive_seconds, process_name
+from trax.management.commands.trax_worker import build_worker_pool
+from trax.management.signals import install_stop_signals
 from trax.manager.service import ManagerService, ManagerServiceConfig
 from trax.scheduling.declarations import schedules
+from trax.services import Service, Supervisor
 from trax.store import run_records_alias
-
-
-def positive_seconds(value: str) -> float:
-    """argparse type: a number of seconds > 0."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
-    return seconds
 
 
 class Command(BaseCommand):
     help = (
-        "Run the trax scheduler: sync the declared schedules, then run the manifest manager "
-        "cycle on its polling interval while this process holds the leader lease."
+        "Run the trax scheduler: sync the declared schedules, run the manifest manager and the "
+        "dispatcher while this process holds the leader lease, and local workers."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--once",
             action="store_true",
-            help="Run a single cycle (if this process can lead) and exit.",
+            help="Run a single manager cycle and one dispatcher cycle (if this process can "
+            "lead) and exit; no workers.",
         )
         parser.add_argument(
             "--interval",
             type=positive_seconds,
             default=None,
-            help="Seconds between cycles (default: TRAX MANAGER_POLLING_INTERVAL_SECONDS).",
+            help="Seconds between manager cycles (default: TRAX MANAGER_POLLING_INTERVAL_SECONDS).",
         )
         parser.add_argument(
             "--name",
+            type=process_name,
             default=None,
             help="This process's name in the leader lease (default: host, pid and a suffix).",
+        )
+        parser.add_argument(
+            "--no-workers", action="store_true", help="Do not run workers in this process."
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=positive_int,
+            default=None,
+            help="Local worker threads (default: TRAX WORKER_CONCURRENCY, else the CPU count).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         conf = get_settings()
+        using = run_records_alias()
         interval = options["interval"] or conf.MANAGER_POLLING_INTERVAL_SECONDS
         holder = options["name"] or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         try:
@@ -62,29 +68,53 @@ class Command(BaseCommand):
                 holder=holder,
                 polling_interval_seconds=interval,
                 lease_seconds=max(conf.leader_lease_seconds, interval * 3),
-                using=run_records_alias(),
+                using=using,
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
         schedules.check()
-        service = ManagerService(config, declarations=schedules.declarations)
+        manager = ManagerService(config, declarations=schedules.declarations)
+        dispatcher = DispatcherService(
+            polling_interval=conf.DISPATCHER_POLLING_INTERVAL_SECONDS,
+            is_leader=lambda: manager.is_leader,
+            config=DispatcherConfig.from_settings(conf),
+            using=using,
+        )
         if options["once"]:
             try:
-                report = service.run_once()
+                report = manager.run_once()
+                dispatched = dispatcher.run_once() if report is not None else None
             finally:
-                service.release()
+                manager.release()
             if report is None:
                 self.stdout.write("Another scheduler holds the lease; nothing ran.")
             else:
-                self.stdout.write(f"Cycle done: {report}")
+                self.stdout.write(f"Cycle done: {report}; dispatch: {dispatched}")
             return
 
-        def stop(signum: int, frame: FrameType | None) -> None:
-            self.stdout.write(f"Received {signal.Signals(signum).name}; stopping after this cycle.")
-            service.stop()
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        self.stdout.write(f"trax scheduler {holder} running every {interval:g} s (Ctrl+C stops).")
-        service.run_forever()
+        services = [
+            Service("manager", manager.run_forever, manager.stop),
+            Service("dispatcher", dispatcher.run_forever, dispatcher.stop),
+        ]
+        pool = None
+        if not options["no_workers"]:
+            pool = build_worker_pool(
+                concurrency=options["concurrency"],
+                name=None,
+                shutdown_timeout=None,
+                say=self.stdout.write,
+                kind="scheduler",
+            )
+            services.append(Service("workers", pool.run_forever, pool.stop))
+        supervisor = Supervisor(services)
+        stop = install_stop_signals(lambda: None, self.stdout.write)
+        self.stdout.write(
+            f"trax scheduler {holder} running (manager every {interval:g} s, dispatcher, "
+            f"{'local workers' if pool else 'no workers'}); Ctrl+C stops."
+        )
+        supervisor.start()
+        supervisor.wait(stop)
+        if supervisor.failed:
+            self.stderr.write(f"Stopped because {', '.join(supervisor.failed)} died.")
+            sys.exit(1)
         self.stdout.write("trax scheduler stopped.")

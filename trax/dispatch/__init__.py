@@ -1,0 +1,1 @@
+"""The dispatcher: queued work entries become runs handed to a job submitter."""

@@ -1,0 +1,77 @@
+"""The dispatcher service: runs dispatcher cycles while this process leads, woken at once by
+new work and by completions that free capacity, polling as a fallback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from django.db import DatabaseError, connections
+
+from trax.dispatch.config import DispatcherConfig
+from trax.dispatch.cycle import DispatchReport, run_dispatcher_cycle
+from trax.events.channels import CAPACITY_FREED, WORK_QUEUED
+from trax.events.listener import Listener
+
+logger = logging.getLogger("trax.dispatch")
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class DispatcherService:
+    """Dispatches while ``is_leader()`` says so."""
+
+    def __init__(
+        self,
+        *,
+        polling_interval: float,
+        is_leader: Callable[[], bool],
+        config: DispatcherConfig | None = None,
+        using: str = "default",
+    ) -> None:
+        self.polling_interval = polling_interval
+        self.is_leader = is_leader
+        self.config = config
+        self.using = using
+        self.stopping = threading.Event()
+        self.listener = Listener([WORK_QUEUED, CAPACITY_FREED], using=using)
+
+    def run_once(self) -> DispatchReport | None:
+        """One cycle if leading, else None."""
+        if not self.is_leader():
+            return None
+        return run_dispatcher_cycle(config=self.config, using=self.using)
+
+    def run_forever(self) -> None:
+        """Loop until ``stop()``: a full batch runs the next cycle at once; otherwise wait for a
+        notification or the polling interval."""
+        backoff = self.polling_interval
+        try:
+            while not self.stopping.is_set():
+                try:
+                    report = self.run_once()
+                    backoff = self.polling_interval
+                except DatabaseError:
+                    logger.warning(
+                        "database error in the dispatcher; retrying in %.1f s",
+                        backoff,
+                        exc_info=True,
+                    )
+                    connections[self.using].close()
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                if report is not None and report.dispatched and not report.global_cap_reached:
+                    batch = self.config.batch_size if self.config else None
+                    if batch is None or report.candidates >= batch:
+                        continue
+                self.listener.wait(self.polling_interval)
+        finally:
+            self.listener.close()
+            connections.close_all()
+
+    def stop(self) -> None:
+        """Ask the loop to return after its current cycle."""
+        self.stopping.set()
+        self.listener.wake()

@@ -1,0 +1,110 @@
+"""Step: create the chosen entries' runs and hand them to their submitters."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from trax.dispatch.context import DispatchCycle
+from trax.dispatch.steps.capacity import Selected
+from trax.dispatch.submitters import JobSubmitter, SubmitFailure, SubmitterRouter
+from trax.store.dispatch import (
+    DispatchedRun,
+    QueuedEntry,
+    work_queue_dispatch,
+    work_queue_fail_dispatch,
+)
+
+logger = logging.getLogger("trax.dispatch")
+
+CHUNK = 500
+
+_router: SubmitterRouter | None = None
+
+
+def set_router(router: SubmitterRouter | None) -> None:
+    """Install the submitter router (the dispatcher service does, from settings)."""
+    global _router
+    _router = router
+
+
+def router() -> SubmitterRouter:
+    """The installed router, or one built from settings."""
+    global _router
+    if _router is None:
+        from trax.conf import get_settings
+
+        conf = get_settings()
+        _router = SubmitterRouter(conf.SUBMITTER, dict(conf.SUBMITTER_ROUTES))
+    return _router
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    runs: int
+    failed_submissions: int
+
+
+def dispatch(cycle: DispatchCycle, selected: Selected) -> Dispatched:
+    """Database submitter: runs, entry updates and background jobs of a batch in one
+    transaction (NOTIFY on commit). Other submitters: commit the runs first, then submit, at
+    most ``max_concurrent_dispatch`` at a time; a failed submission fails the run as
+    ``DispatchFailed`` and requeues the entry while attempts remain."""
+    by_submitter: dict[str, tuple[JobSubmitter, list[QueuedEntry]]] = {}
+    routes = router()
+    for entry in selected.entries:
+        submitter = routes.for_train(entry.train_name)
+        by_submitter.setdefault(submitter.name, (submitter, []))[1].append(entry)
+    created = failed = 0
+    for submitter, entries in by_submitter.values():
+        for start in range(0, len(entries), CHUNK):
+            runs = work_queue_dispatch(
+                entries[start : start + CHUNK],
+                with_jobs=submitter.writes_background_jobs,
+                using=cycle.using,
+            )
+            created += len(runs)
+            if not submitter.writes_background_jobs and runs:
+                failed += _submit(cycle, submitter, runs)
+    return Dispatched(runs=created, failed_submissions=failed)
+
+
+def _submit(cycle: DispatchCycle, submitter: JobSubmitter, runs: list[DispatchedRun]) -> int:
+    workers = max(1, cycle.config.max_concurrent_dispatch)
+    failures: list[SubmitFailure] = []
+    if workers == 1 or len(runs) == 1:
+        failures = _safely(submitter, runs)
+    else:
+        buckets: dict[int, list[DispatchedRun]] = defaultdict(list)
+        for index, run in enumerate(runs):
+            buckets[index % workers].append(run)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(lambda batch: _safely(submitter, batch), buckets.values()):
+                failures.extend(result)
+    for failure in failures:
+        requeued = work_queue_fail_dispatch(
+            failure.run,
+            reason=failure.reason,
+            max_dispatch_attempts=cycle.config.max_dispatch_attempts,
+            using=cycle.using,
+        )
+        logger.warning(
+            "submitting run %s to %s failed (%s); %s",
+            failure.run.metadata_id,
+            submitter.name,
+            failure.reason,
+            "requeued" if requeued else "dispatch attempts exhausted",
+        )
+    return len(failures)
+
+
+def _safely(submitter: JobSubmitter, runs: list[DispatchedRun]) -> list[SubmitFailure]:
+    try:
+        return list(submitter.submit(runs))
+    except Exception as error:
+        from django.db import connections
+
+        connections.close_all()
+        return [SubmitFailure(run, f"{type(error).__name__}: {error}") for run in runs]

@@ -1,0 +1,51 @@
+"""argparse value checkers for the trax commands (clear errors, nothing started)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+
+def positive_seconds(value: str) -> float:
+    """A number of seconds > 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
+    return seconds
+
+
+def non_negative_seconds(value: str) -> float:
+    """A number of seconds >= 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0; got {value}")
+    return seconds
+
+
+def positive_int(value: str) -> int:
+    """An int >= 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return number
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+
+
+def process_name(value: str) -> str:
+    """A process name: letters, digits, '.', '_', ':', '-'; at most 100 characters."""
+    if not _NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a valid name (letters, digits, '.', '_', ':', '-'; 1-100 chars)"
+        )
+    return value

@@ -1,0 +1,1 @@
+"""Workers: claim background jobs and run them on a pool of threads."""

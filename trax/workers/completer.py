@@ -1,0 +1,109 @@
+"""The batch completer: run threads hand their outcomes here and wait; one thread writes them
+in batches (one commit for many runs), retrying through database outages."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from django.db import DatabaseError, connections
+
+from trax.store.completion import Completion, background_job_complete
+
+logger = logging.getLogger("trax.workers")
+
+MAX_BACKOFF_SECONDS = 5.0
+
+
+@dataclass
+class _Pending:
+    completion: Completion
+    landed: Future[bool]
+
+
+class BatchCompleter:
+    """Collects completions from many threads and records them together."""
+
+    def __init__(self, *, using: str, batch_size: int = 500, give_up_after: float = 60.0) -> None:
+        self.using = using
+        self.batch_size = batch_size
+        self.give_up_after = give_up_after
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="trax-completer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def complete(self, completion: Completion) -> bool:
+        """Record ``completion`` with the next batch and wait until it is written; False when
+        the run's claim was lost (another process owns its outcome)."""
+        pending = _Pending(completion, Future())
+        self._queue.put(pending)
+        return pending.landed.result()
+
+    def stop(self) -> None:
+        """Write what is queued, then end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        try:
+            while not stopping:
+                first = self._queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                while len(batch) < self.batch_size:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                        break
+                    batch.append(item)
+                self._write(batch)
+        finally:
+            connections.close_all()
+
+    def _write(self, batch: list[_Pending]) -> None:
+        delay, waited = 0.1, 0.0
+        while True:
+            try:
+                landed = background_job_complete([p.completion for p in batch], using=self.using)
+            except DatabaseError:
+                if waited >= self.give_up_after:
+                    logger.error(
+                        "gave up recording %d completions after %.0f s; their leases will expire "
+                        "and the reaper will fail them as WorkerLost",
+                        len(batch),
+                        waited,
+                    )
+                    for pending in batch:
+                        pending.landed.set_result(False)
+                    return
+                logger.warning(
+                    "could not record %d completions; retrying in %.1f s",
+                    len(batch),
+                    delay,
+                    exc_info=True,
+                )
+                connections[self.using].close()
+                threading.Event().wait(delay)
+                waited += delay
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                continue
+            for pending in batch:
+                ok = pending.completion.metadata_id in landed
+                if not ok:
+                    logger.warning(
+                        "run %s finished here but its claim was lost; its record was left as "
+                        "the new owner set it",
+                        pending.completion.metadata_id,
+                    )
+                pending.landed.set_result(ok)
+            return

@@ -1,0 +1,305 @@
+"""The worker pool: a claim loop feeding N run threads, with a heartbeat, a cancel watcher and
+a batch completer on threads of their own; graceful shutdown on request."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, close_old_connections, connections
+
+from trax.core import CancellationToken
+from trax.effects.service import RunService, build_service
+from trax.events.channels import JOBS_READY
+from trax.events.listener import Listener
+from trax.models import CancelReason, WorkerKind, WorkQueue
+from trax.store.claim import ClaimedRun, background_job_claim
+from trax.store.completion import Completion
+from trax.store.metadata import RunOutcome
+from trax.store.workers import worker_register, worker_unregister
+from trax.workers.cancel_watcher import CancelWatcher
+from trax.workers.completer import BatchCompleter
+from trax.workers.heartbeat import Heartbeat
+
+logger = logging.getLogger("trax.workers")
+
+MAX_BACKOFF_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How a worker pool runs; validated on creation (a lease must outlive missed beats)."""
+
+    worker_id: str
+    concurrency: int
+    lease_seconds: float = 30.0
+    heartbeat_interval: float = 5.0
+    polling_interval: float = 1.0
+    cancel_check_interval: float = 1.0
+    shutdown_timeout: float = 30.0
+    completion_batch_size: int = 500
+    using: str = "default"
+    kind: str = WorkerKind.WORKER
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1; got {self.concurrency}")
+        if self.lease_seconds < 2 * self.heartbeat_interval:
+            raise ValueError(
+                f"the lease ({self.lease_seconds:g} s) must be at least two heartbeats "
+                f"({self.heartbeat_interval:g} s each)"
+            )
+        for name in ("polling_interval", "cancel_check_interval", "heartbeat_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.shutdown_timeout < 0:
+            raise ValueError("shutdown_timeout must be >= 0")
+
+
+@dataclass(frozen=True)
+class ShutdownReport:
+    """How a graceful stop went."""
+
+    finished_in_grace: int
+    cancelled_for_shutdown: int
+    still_running: int
+
+
+class WorkerPool:
+    """Claims background jobs (woken by NOTIFY, polling as a fallback) and runs them."""
+
+    def __init__(self, config: WorkerConfig, *, service: RunService | None = None) -> None:
+        self.config = config
+        # The watcher fires tokens from notifications, so runs read no flag per junction.
+        self.service = service or build_service(poll_cancel_flag=False)
+        self._in_flight: dict[int, tuple[ClaimedRun, CancellationToken]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._slot_freed = threading.Condition(self._lock)
+        self.stop_claiming = threading.Event()
+        self.stopping = threading.Event()
+        self._executor = ThreadPoolExecutor(
+            max_workers=config.concurrency, thread_name_prefix="trax-run"
+        )
+        self.completer = BatchCompleter(
+            using=config.using,
+            batch_size=config.completion_batch_size,
+            give_up_after=config.lease_seconds,
+        )
+        self.heartbeat = Heartbeat(
+            worker_id=config.worker_id,
+            interval=config.heartbeat_interval,
+            lease_seconds=config.lease_seconds,
+            runs_in_flight=self.runs_in_flight,
+            using=config.using,
+            stopping=self.stopping,
+        )
+        self.watcher = CancelWatcher(
+            in_flight=self.in_flight_ids,
+            check_interval=config.cancel_check_interval,
+            using=config.using,
+            stopping=self.stopping,
+        )
+        self._threads: list[threading.Thread] = []
+        self._stop_requested = threading.Event()
+        self.claimed_total = 0
+        self.last_report: ShutdownReport | None = None
+
+    # ── state ────────────────────────────────────────────────────────────────────────────────
+
+    def runs_in_flight(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    def in_flight_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._in_flight)
+
+    # ── lifecycle ────────────────────────────────────────────────────────────────────────────
+
+    def start(self) -> None:
+        """Register the process row and start every thread."""
+        config = self.config
+        worker_register(
+            worker_id=config.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            kind=config.kind,
+            concurrency=config.concurrency,
+            using=config.using,
+        )
+        self.completer.start()
+        self.heartbeat.start()
+        self.watcher.start()
+        for target, name in ((self._claim_loop, "trax-claim"), (self._listen, "trax-listen")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        logger.info(
+            "worker %s started: %d run threads, lease %g s",
+            config.worker_id,
+            config.concurrency,
+            config.lease_seconds,
+        )
+
+    def run_forever(self) -> None:
+        """Start, then block until ``stop()``; then shut down gracefully."""
+        self.start()
+        self._stop_requested.wait()
+        self.last_report = self.shutdown()
+
+    def stop(self) -> None:
+        """Ask ``run_forever`` to shut down gracefully."""
+        self._stop_requested.set()
+
+    def shutdown(self, *, grace: float | None = None) -> ShutdownReport:
+        """Stop claiming; give in-flight runs the grace period; then cancel them (reason
+        ``shutdown``: each is queued again as a new attempt); stop the helpers."""
+        grace = self.config.shutdown_timeout if grace is None else grace
+        self.stop_claiming.set()
+        self._wake.set()
+        before = self.runs_in_flight()
+        with self._slot_freed:
+            self._slot_freed.wait_for(lambda: not self._in_flight, timeout=grace)
+            left = [token for _, token in self._in_flight.values()]
+        for token in left:
+            token.cancel(CancelReason.SHUTDOWN)
+        with self._slot_freed:
+            self._slot_freed.wait_for(lambda: not self._in_flight, timeout=max(grace, 5.0))
+            still = len(self._in_flight)
+        self._executor.shutdown(wait=still == 0, cancel_futures=True)
+        self.stopping.set()
+        self.watcher.join(5)
+        self.heartbeat.join(5)
+        for thread in self._threads:
+            thread.join(5)
+        self.completer.stop()
+        if still == 0:
+            try:
+                worker_unregister(self.config.worker_id, using=self.config.using)
+            except DatabaseError:
+                logger.warning("could not remove the worker row", exc_info=True)
+        connections.close_all()
+        report = ShutdownReport(
+            finished_in_grace=before - len(left),
+            cancelled_for_shutdown=len(left) - still,
+            still_running=still,
+        )
+        logger.info("worker %s stopped: %s", self.config.worker_id, report)
+        return report
+
+    # ── claiming ─────────────────────────────────────────────────────────────────────────────
+
+    def claim_once(self) -> int:
+        """Claim as many jobs as there are free run threads and start them; returns how many."""
+        free = self.config.concurrency - self.runs_in_flight()
+        if free <= 0 or self.stop_claiming.is_set():
+            return 0
+        claimed = background_job_claim(
+            worker_id=self.config.worker_id,
+            limit=free,
+            lease_seconds=self.config.lease_seconds,
+            host=self.service.host,
+            executor=self.service.executor,
+            using=self.config.using,
+        )
+        for run in claimed:
+            self._launch(run)
+        self.claimed_total += len(claimed)
+        return len(claimed)
+
+    def _claim_loop(self) -> None:
+        backoff = self.config.polling_interval
+        try:
+            while not self.stop_claiming.is_set():
+                self._wake.clear()
+                try:
+                    free = self.config.concurrency - self.runs_in_flight()
+                    got = self.claim_once()
+                    backoff = self.config.polling_interval
+                except DatabaseError:
+                    logger.warning("claiming failed; retrying in %.1f s", backoff, exc_info=True)
+                    connections[self.config.using].close()
+                    self.stop_claiming.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                if got and got == free:
+                    continue  # more may be waiting; the loop waits for a slot when full
+                self._wake.wait(self.config.polling_interval)
+        finally:
+            connections.close_all()
+
+    def _listen(self) -> None:
+        listener = Listener([JOBS_READY], using=self.config.using)
+        if not listener.enabled:
+            return
+        try:
+            while not self.stop_claiming.is_set():
+                if listener.wait(self.config.polling_interval):
+                    self._wake.set()
+        finally:
+            listener.close()
+
+    # ── running ──────────────────────────────────────────────────────────────────────────────
+
+    def _launch(self, run: ClaimedRun) -> None:
+        token = CancellationToken()
+        with self._lock:
+            self._in_flight[run.metadata_id] = (run, token)
+        self._executor.submit(self._execute, run, token)
+
+    def _execute(self, run: ClaimedRun, token: CancellationToken) -> None:
+        try:
+            close_old_connections()
+            self.service.run_claimed(
+                run,
+                token=token,
+                finisher=lambda metadata_id, outcome, manifest_id: self._finish(
+                    run, outcome, manifest_id
+                ),
+            )
+        except BaseException:
+            logger.exception("run %s raised out of its lifecycle", run.metadata_id)
+        finally:
+            with self._slot_freed:
+                self._in_flight.pop(run.metadata_id, None)
+                self._slot_freed.notify_all()
+            self._wake.set()
+
+    def _finish(self, run: ClaimedRun, outcome: RunOutcome, manifest_id: int | None) -> bool:
+        requeue = None
+        if outcome.cancel_reason == CancelReason.SHUTDOWN:
+            requeue = self._next_attempt(run)
+        return self.completer.complete(
+            Completion(
+                metadata_id=run.metadata_id,
+                claim_token=run.claim_token,
+                outcome=outcome,
+                manifest_id=manifest_id,
+                requeue=requeue,
+            )
+        )
+
+    def _next_attempt(self, run: ClaimedRun) -> WorkQueue | None:
+        entry: Any = (
+            WorkQueue.objects.using(self.config.using).filter(id=run.work_queue_id).first()
+            if run.work_queue_id
+            else None
+        )
+        if entry is None:
+            return None
+        return WorkQueue(
+            train_name=entry.train_name,
+            input=entry.input,
+            manifest_id=entry.manifest_id,
+            origin_id=entry.origin_id or entry.id,
+            priority=entry.priority,
+            attempt=run.attempt + 1,
+            max_retries=entry.max_retries,
+            is_explicit_trigger=True,
+        )
