@@ -60,7 +60,7 @@ check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install
-	bash scripts/pg.sh run -- bash -c 'status=0; for script in bench/*.py; do \
+	PG_FAST=0 bash scripts/pg.sh run -- bash -c 'status=0; for script in bench/*.py; do \
 		printf "\n==> %s\n" "$$script"; $(BIN)/python "$$script" || status=1; done; exit $$status'
 
 pg-start:

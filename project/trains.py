@@ -113,6 +113,23 @@ class Slow(trax.Train[SlowWork, SlowReport]):
     junctions = [WorkSlowly, report]
 
 
+@dataclass
+class Ping:
+    n: int = 0
+
+
+def pong(ping: Ping) -> Ping:
+    return ping
+
+
+@trax.register
+class Noop(trax.Train[Ping, Ping]):
+    """Does nothing: what benchmarks queue by the thousand."""
+
+    name = "demo.noop"
+    junctions = [pong]
+
+
 # ── Scheduled demo (synced by `manage.py trax_scheduler`) ──────────────────────────────────────
 
 
