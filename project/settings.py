@@ -122,3 +122,8 @@ LOGGING = {
 TRAX = {
     "HOST_LABELS": {"project": "example"},
 }
+
+# Overrides for processes started by benchmarks and tests: a JSON dict merged into TRAX.
+import json as _json  # noqa: E402
+
+TRAX.update(_json.loads(env("TRAX_SETTINGS_JSON", default="{}")))

@@ -36,7 +36,7 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,6 +94,8 @@ class ManifestDeclaration:
     depends_on: str | None  # the parent's external id; dependents only
     options: ScheduleOptions
     group_name: str
+    # run_at came from delay=: counted from each start-up, so the sync keeps the stored time.
+    run_at_is_relative: bool = False
 
     @property
     def is_dependent(self) -> bool:
@@ -219,6 +221,8 @@ class ScheduleBuilder:
             when = self._clock() + timedelta(seconds=seconds)
         timing = _Timing(ScheduleType.ONCE, run_at=when)
         declaration = self._declare(external_id, train, input, timing, None, opts, None)
+        if delay is not None:
+            declaration = replace(declaration, run_at_is_relative=True)
         self._commit([declaration])
         self._root = self._cursor = declaration.external_id
         return self

@@ -59,7 +59,7 @@ def enqueue_many(
     Every input is validated first: one bad input queues nothing."""
     train_class = resolve_train(train)
     name = train_class.canonical_name()
-    if name not in registry:
+    if name not in registry or registry.get(name) is not train_class:
         raise ScheduleError(
             f"{name} is not registered; only registered trains can be queued "
             "(decorate it with @trax.register)",

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from trax.conf import get_settings
 from trax.models import DeadLetter, DeadLetterStatus, Manifest, ManifestGroup
+from trax.registry import registry
 from trax.scheduling.declarations import ManifestDeclaration
 from trax.scheduling.errors import ScheduleError
 from trax.scheduling.graph import check_group_dependencies, check_manifest_dependencies
@@ -88,11 +89,18 @@ def save_declarations(
     ``prune_missing``, manifests declared in code earlier but not now are deleted (their queue
     entries and dead letters with them; their runs are kept), except one awaiting an operator.
     """
+    unregistered = sorted({d.train_name for d in declarations if d.train_name not in registry})
+    if unregistered:
+        raise ScheduleError(
+            f"only registered trains can be scheduled; not registered: {', '.join(unregistered)}",
+            field="train",
+        )
     with transaction.atomic(using=using):
         existing = {
             m.external_id: m
             for m in Manifest.objects.using(using).select_related("depends_on", "group")
         }
+        doomed = _doomed(declarations, existing, using=using) if prune_missing else set()
         _check_graph(declarations, existing)
         groups = _save_groups(declarations, using=using)
         created: list[str] = []
@@ -102,10 +110,19 @@ def save_declarations(
             before = existing.get(declaration.external_id)
             manifest = before or Manifest(external_id=declaration.external_id)
             snapshot = _copy(before)
+            was_enabled = before.is_enabled if before is not None else True
             for name, value in declared_values(declaration).items():
                 setattr(manifest, name, value)
             if before is None or not before.is_enabled_overridden:
                 manifest.is_enabled = declaration.options.is_enabled
+                if not declared_in_code and manifest.is_enabled != was_enabled:
+                    manifest.is_enabled_overridden = True  # a runtime switch, kept by syncs
+            if (
+                declaration.run_at_is_relative
+                and snapshot is not None
+                and snapshot.schedule_type == declaration.schedule_type
+            ):
+                manifest.run_at = snapshot.run_at
             manifest.group = groups[declaration.group_name]
             manifest.declared_in_code = declared_in_code or (
                 before is not None and before.declared_in_code
@@ -117,6 +134,12 @@ def save_declarations(
             saved.append(manifest)
         for declaration, manifest in zip(declarations, saved, strict=True):
             parent = existing.get(declaration.depends_on) if declaration.depends_on else None
+            if declaration.depends_on in doomed:
+                raise ScheduleError(
+                    f"{declaration.external_id} depends on {declaration.depends_on!r}, which is "
+                    "no longer declared and would be pruned",
+                    field="depends_on",
+                )
             if declaration.depends_on and parent is None:
                 raise ScheduleError(
                     f"{declaration.external_id} depends on {declaration.depends_on!r}, "
@@ -126,7 +149,7 @@ def save_declarations(
             if manifest.depends_on_id != (parent.pk if parent else None):
                 manifest.depends_on = parent
                 manifest.save(using=using, update_fields=["depends_on", "updated_at"])
-        pruned = _prune(declarations, existing, using=using) if prune_missing else []
+        pruned = _prune(doomed, existing, using=using)
     return SaveReport(tuple(created), tuple(updated), tuple(pruned), tuple(saved))
 
 
@@ -180,23 +203,29 @@ def _save_groups(
     return rows
 
 
-def _prune(
+def _doomed(
     declarations: Sequence[ManifestDeclaration],
     existing: dict[str, Manifest],
     *,
     using: str,
-) -> list[str]:
+) -> set[str]:
+    """Manifests declared in code before but not now (keeping any awaiting an operator)."""
     declared = {d.external_id for d in declarations}
     awaiting = set(
         DeadLetter.objects.using(using)
         .filter(status=DeadLetterStatus.AWAITING_INTERVENTION)
         .values_list("manifest__external_id", flat=True)
     )
-    doomed = [
-        m
+    return {
+        external_id
         for external_id, m in existing.items()
         if m.declared_in_code and external_id not in declared and external_id not in awaiting
-    ]
+    }
+
+
+def _prune(doomed: set[str], existing: dict[str, Manifest], *, using: str) -> list[str]:
     if doomed:
-        Manifest.objects.using(using).filter(id__in=[m.pk for m in doomed]).delete()
-    return sorted(m.external_id for m in doomed)
+        Manifest.objects.using(using).filter(
+            id__in=[existing[external_id].pk for external_id in doomed]
+        ).delete()
+    return sorted(doomed)

@@ -53,16 +53,18 @@ def work_queue_trigger(
         queued = WorkQueue.objects.using(using).filter(
             manifest_id=manifest_id, status=WorkQueueStatus.QUEUED
         )
+        # An entry with no time is due at once already: never push it later.
         moved = queued.update(
             is_explicit_trigger=True,
             scheduled_at=Case(
-                When(Q(scheduled_at__isnull=True), then=Value(scheduled_at)),
+                When(Q(scheduled_at__isnull=True), then=Value(None)),
                 default=Least("scheduled_at", Value(scheduled_at)),
             ),
         )
         notify(WORK_QUEUED, using=using)
         if moved:
             return queued.get()
+        entry.scheduled_at = scheduled_at
         entry.save(using=using, force_insert=True)
         return entry
 

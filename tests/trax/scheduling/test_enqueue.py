@@ -206,15 +206,6 @@ def test_an_unregistered_train_class_is_refused() -> None:
     assert "tests.enqueue.unregistered" in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/scheduling/enqueue.py enqueue_many checks only that the class's canonical "
-        "name is in the registry (`if name not in registry`), not that it is the registered "
-        "class, so an unregistered class reusing a registered name queues an input validated "
-        "against its own input type, which the registered train then cannot run"
-    ),
-)
 def test_an_unregistered_class_reusing_a_registered_name_is_refused() -> None:
     assert_nothing_queued(
         lambda: trax.enqueue(Impostor, {"weight": 3}),

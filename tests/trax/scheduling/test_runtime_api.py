@@ -715,15 +715,6 @@ class Unregistered(trax.Train[Parcel, Card]):
     junctions = [weigh]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/scheduling/declarations.py ScheduleBuilder._declare (resolve_train(train)) and "
-        "trax/scheduling/manifests.py save_declarations never check that a Train *class* is "
-        "registered, so the runtime API writes a manifest for a train no worker will run "
-        "(DESIGN.md §8: every entry point refuses an unknown train before writing anything)"
-    ),
-)
 def test_an_unregistered_train_class_is_refused() -> None:
     assert_refused(
         lambda: trax.scheduler.schedule("a", Unregistered, {"weight": 1}, Every.minutes(5)),
@@ -755,15 +746,6 @@ def test_trigger_queues_an_explicit_entry_due_now_and_returns_its_id() -> None:
     assert (audit.target, audit.detail) == ("manifest:a", {"delay": 0})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/store/work_queue.py work_queue_trigger inserts the new entry without setting "
-        "entry.scheduled_at (the scheduled_at argument is only used to move an already queued "
-        "entry), so trigger(delay=...) on a manifest with nothing queued queues a run due at "
-        "once (scheduled_at NULL) and the delay is lost"
-    ),
-)
 @pytest.mark.parametrize("delay", [120, timedelta(minutes=2)], ids=["seconds", "timedelta"])
 def test_trigger_with_a_delay_queues_the_entry_that_much_later(delay: Any) -> None:
     interval("a")
@@ -822,14 +804,6 @@ def test_a_trigger_never_pushes_a_queued_entry_later() -> None:
     assert WorkQueue.objects.count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/store/work_queue.py work_queue_trigger replaces a NULL scheduled_at (an entry "
-        "due at once, e.g. the one a dead-letter retry queues) with now + delay "
-        "(When(Q(scheduled_at__isnull=True), then=Value(scheduled_at))), pushing it later"
-    ),
-)
 def test_a_delayed_trigger_never_pushes_back_an_entry_that_is_due_at_once() -> None:
     m = interval("a")
     letter = dead_letter(m)

@@ -194,15 +194,6 @@ def test_a_manifest_disabled_at_runtime_stays_disabled_through_a_resync() -> Non
     assert not row.is_enabled and row.is_enabled_overridden
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/scheduling/manifests.py save_declarations, called by the runtime API with "
-        "declared_in_code=False, writes is_enabled from the declaration but never sets "
-        "is_enabled_overridden, so trax.scheduler.schedule(..., enabled=False) on a manifest "
-        "declared in code is a runtime change of is_enabled that the next start-up sync undoes"
-    ),
-)
 def test_a_manifest_disabled_by_a_runtime_reschedule_stays_disabled_through_a_resync() -> None:
     sync(one())
     trax.scheduler.schedule("a", GREET, ADA, Every.minutes(5), enabled=False)
@@ -291,17 +282,6 @@ def test_a_resync_of_a_once_manifest_at_the_same_time_keeps_next_run_at() -> Non
     assert manifest("x").next_run_at == run_at - timedelta(minutes=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: ScheduleBuilder.schedule_once(delay=...) (trax/scheduling/declarations.py) turns the "
-        "delay into run_at = clock() + delay each time the trains module is imported, and "
-        "save_declarations -> refresh_next_run_at (trax/scheduling/next_run.py) treats the new "
-        "run_at as a schedule change, so every restart pushes the once manifest's next_run_at "
-        "back by the time since the previous start (DESIGN.md §4: a restart never pushes "
-        "next_run_at back)"
-    ),
-)
 def test_a_restart_never_pushes_back_a_once_manifest_declared_with_a_delay() -> None:
     first_start = ScheduleBuilder(clock=lambda: NOW).schedule_once(
         "warm-up", GREET, ADA, delay=timedelta(hours=1)
@@ -444,15 +424,6 @@ def test_a_sync_without_pruning_keeps_undeclared_manifests() -> None:
     assert Manifest.objects.count() == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/scheduling/manifests.py save_declarations resolves depends_on against "
-        "`existing`, which still holds manifests that _prune then deletes in the same sync; the "
-        "FK is SET NULL, so a declared dependent of a no-longer-declared manifest silently "
-        "loses its parent instead of the sync refusing it (or keeping the parent)"
-    ),
-)
 def test_a_declared_dependency_is_never_silently_dropped_by_the_prune() -> None:
     sync(one("parent").then_include("child", GREET, ADA))
     # The parent is no longer declared; the child still names it.
