@@ -64,7 +64,6 @@ CHILD_SETTINGS: dict[str, Any] = {
     "LOG_CAPTURE": False,
     "DISPATCHER_POLLING_INTERVAL_SECONDS": 0.1,
     "WORKER_POLLING_INTERVAL_SECONDS": 0.1,
-    "MANAGER_POLLING_INTERVAL_SECONDS": 1.0,
 }
 
 
@@ -111,6 +110,12 @@ def arguments() -> argparse.Namespace:
         type=json.loads,
         default={},
         help="JSON dict of extra TRAX settings for the child processes",
+    )
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="ANALYZE after queueing a backlog (default: the planner sees the statistics of the "
+        "empty tables, as with a queue that is usually empty)",
     )
     parser.add_argument(
         "--keep-logs", action="store_true", help="keep the child processes' logs (path printed)"
@@ -165,6 +170,7 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DEBUG"] = "False"  # DEBUG=True would keep and format every query
     sys.path.insert(0, str(BASE_DIR))
     import django
 
@@ -275,6 +281,7 @@ def child_env(url: str, settings: dict[str, Any]) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="project.settings",
         TRAX_SETTINGS_JSON=json.dumps(settings),
         LOG_LEVEL="WARNING",
+        DEBUG="False",  # as in production: DEBUG=True keeps and formats every query
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -353,26 +360,30 @@ class Drain:
     steady_rate: float  # jobs / (last end_time - first start_time)
 
 
-def finished_count() -> int:
+def busy() -> bool:
+    """Whether a bench entry is still queued or a bench run still pending or in progress: two
+    index probes, cheap enough to poll (a count over the runs would load the server)."""
     return sql(
-        "SELECT count(*) FROM trax_metadata WHERE name = %s AND end_time IS NOT NULL", [TRAIN]
+        "SELECT EXISTS (SELECT 1 FROM trax_work_queue WHERE status = 'queued' AND train_name = %s)"
+        " OR EXISTS (SELECT 1 FROM trax_metadata WHERE train_state IN ('pending', 'in_progress')"
+        " AND name = %s)",
+        [TRAIN, TRAIN],
     )[0][0]
 
 
 def wait_finished(jobs: int, group: Children, *, timeout: float) -> None:
+    """Until every bench run finished (the dispatcher turns an entry into its pending run in
+    one transaction, so "nothing queued, nothing active" means done)."""
     deadline = time.monotonic() + timeout
     last_check = 0.0
-    while True:
-        done = finished_count()
-        if done >= jobs:
-            return
+    while busy():
         now = time.monotonic()
         if now > deadline:
-            raise RuntimeError(f"only {done:,} of {jobs:,} runs finished in {timeout:.0f} s")
+            raise RuntimeError(f"the {jobs:,} runs did not finish in {timeout:.0f} s")
         if now - last_check > 1.0:
             group.check_alive()
             last_check = now
-        time.sleep(0.02)
+        time.sleep(0.05)
 
 
 def verify(jobs: int) -> None:
@@ -382,7 +393,11 @@ def verify(jobs: int) -> None:
         "count(*) FILTER (WHERE train_state = 'completed') FROM trax_metadata WHERE name = %s",
         [TRAIN],
     )[0]
-    jobs_left = sql("SELECT count(*) FROM trax_background_job")[0][0]
+    jobs_left = sql(
+        "SELECT count(*) FROM trax_background_job job JOIN trax_metadata run "
+        "ON run.id = job.metadata_id WHERE run.name = %s",
+        [TRAIN],
+    )[0][0]
     if not (runs == entries == completed == jobs):
         raise RuntimeError(
             f"{jobs:,} queued: {runs:,} runs for {entries:,} entries, {completed:,} completed"
@@ -392,13 +407,21 @@ def verify(jobs: int) -> None:
 
 
 def drain_once(
-    jobs: int, concurrency: int, mode: str, env: dict[str, str], log_dir: Path, hold: float
+    jobs: int,
+    concurrency: int,
+    mode: str,
+    env: dict[str, str],
+    log_dir: Path,
+    hold: float,
+    analyze: bool,
 ) -> Drain:
     from trax.store import database_now
 
     empty()
     if mode == "backlog":
         enqueue_chunks(jobs)
+        if analyze:
+            sql("ANALYZE")
     with children(env, log_dir) as group:
         group.start_all(concurrency)
         group.wait_ready()
@@ -434,12 +457,13 @@ def bench_drain(
     env: dict[str, str],
     log_dir: Path,
     hold: float,
+    analyze: bool,
 ) -> dict[tuple[str, int], list[Drain]]:
     results: dict[tuple[str, int], list[Drain]] = {}
     for _ in range(repeat):
         for concurrency in concurrencies:
             for mode in ("backlog", "live"):
-                drain = drain_once(jobs, concurrency, mode, env, log_dir, hold)
+                drain = drain_once(jobs, concurrency, mode, env, log_dir, hold, analyze)
                 results.setdefault((mode, concurrency), []).append(drain)
                 print(
                     f"  {mode:7} C={concurrency:<2}: {drain.rate:,.0f} runs/s "
@@ -630,7 +654,7 @@ def main() -> None:
         if "drain" in args.only:
             print(f"\ndrain {args.jobs:,} runs with {WORKERS} workers + dispatcher", flush=True)
             drain = bench_drain(
-                args.jobs, args.concurrency, args.repeat, env, log_dir, args.hold
+                args.jobs, args.concurrency, args.repeat, env, log_dir, args.hold, args.analyze
             )
         if "latency" in args.only:
             print(f"\nlatency over {args.latency_jobs} sequential jobs", flush=True)

@@ -127,3 +127,10 @@ TRAX = {
 import json as _json  # noqa: E402
 
 TRAX.update(_json.loads(env("TRAX_SETTINGS_JSON", default="{}")))
+
+# Test hook: TRAX_TEST_APPS, comma-separated extra apps to install (the integration tests set
+# "tests.integration", so the `manage.py` processes they start autodiscover its `trains`
+# module). Unset in normal use.
+INSTALLED_APPS += [
+    app.strip() for app in os.environ.get("TRAX_TEST_APPS", "").split(",") if app.strip()
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 
@@ -12,8 +13,8 @@ def positive_seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
+    if not math.isfinite(seconds) or not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0; got {value}")
     return seconds
 
 
@@ -23,8 +24,8 @@ def non_negative_seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0; got {value}")
+    if not math.isfinite(seconds) or not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {value}")
     return seconds
 
 

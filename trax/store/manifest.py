@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Q, Subquery, Value, When
+from django.db.models import Case, DateTimeField, Q, Subquery, Value, When
 
 from trax.events.channels import WORK_QUEUED
 from trax.events.notify import notify
@@ -43,28 +43,32 @@ def manifest_queue_occurrences(occurrences: Sequence[Occurrence], *, using: str)
     if not occurrences:
         return 0
     with transaction.atomic(using=using):
-        WorkQueue.objects.using(using).bulk_create(
-            [o.entry for o in occurrences], ignore_conflicts=True, batch_size=500
-        )
+        entries = [o.entry for o in occurrences]
+        WorkQueue.objects.using(using).bulk_create(entries, ignore_conflicts=True, batch_size=500)
         moves = [(o.entry.manifest_id, o.next_run_at) for o in occurrences]
         manifest_advance(moves, using=using)  # type: ignore[arg-type]
-        notify(WORK_QUEUED, using=using)
-    return len(occurrences)
+        written = (
+            WorkQueue.objects.using(using)
+            .filter(external_id__in=[entry.external_id for entry in entries])
+            .count()
+        )
+        if written:
+            notify(WORK_QUEUED, using=using)
+    return written
 
 
 def manifest_advance(moves: Sequence[tuple[int, datetime | None]], *, using: str) -> int:
-    """Set ``next_run_at`` of many manifests (one UPDATE per batch of 500)."""
-    updated = 0
-    for start in range(0, len(moves), 500):
-        batch = moves[start : start + 500]
-        updated += (
-            Manifest.objects.using(using)
-            .filter(id__in=[manifest_id for manifest_id, _ in batch])
-            .update(
-                next_run_at=Case(
-                    *[When(id=manifest_id, then=Value(at)) for manifest_id, at in batch],
-                    default=None,
-                )
+    """Set ``next_run_at`` of many manifests (one UPDATE per batch of 500, one for all None)."""
+    manifests = Manifest.objects.using(using)
+    unset = [manifest_id for manifest_id, at in moves if at is None]
+    updated = manifests.filter(id__in=unset).update(next_run_at=None) if unset else 0
+    timed = [(manifest_id, at) for manifest_id, at in moves if at is not None]
+    for start in range(0, len(timed), 500):
+        batch = timed[start : start + 500]
+        updated += manifests.filter(id__in=[manifest_id for manifest_id, _ in batch]).update(
+            next_run_at=Case(
+                *[When(id=manifest_id, then=Value(at)) for manifest_id, at in batch],
+                output_field=DateTimeField(),
             )
         )
     return updated

@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 
 from trax.events.channels import RUN_CANCEL
 from trax.events.notify import notify
-from trax.models import CancelReason, Metadata, TrainState
+from trax.models import CancelReason, Metadata, TrainState, WorkQueue, WorkQueueStatus
 from trax.store.alias import run_records_alias
 from trax.store.clock import database_now_sql
 
@@ -303,5 +303,8 @@ def metadata_delete_finished(
         if not batch:
             return deleted
         with transaction.atomic(using=alias):
+            WorkQueue.objects.using(alias).filter(
+                metadata_id__in=batch, status=WorkQueueStatus.DISPATCHED
+            ).delete()
             _, counts = Metadata.objects.using(alias).filter(id__in=batch).delete()
         deleted += counts.get("trax.Metadata", 0)

@@ -137,15 +137,6 @@ def test_deleting_a_run_deletes_its_background_job_row(clock: datetime) -> None:
     assert not exists(job)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/store/metadata.py:281-307 metadata_delete_finished deletes only the runs "
-        "(their logs and children cascade); the dispatched work entries they were made from "
-        "are left behind for ever (Metadata.work_queue and WorkQueue.metadata are SET NULL), "
-        "though issue 3 says cleanup deletes 'finished runs ..., their logs and work entries'"
-    ),
-)
 def test_the_work_entry_a_deleted_run_was_made_from_goes_with_it(clock: datetime) -> None:
     entry = WorkQueue.objects.create(
         train_name=GREET, input=PERSON, status=WorkQueueStatus.DISPATCHED

@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 import trax
@@ -45,13 +44,6 @@ from .conftest import (
 
 pytestmark = pytest.mark.django_db
 
-ON_POSTGRESQL = connection.vendor == "postgresql"
-ALL_NONE_CASE_BUG = (
-    "BUG: trax/store/manifest.py:61-62 manifest_advance builds CASE WHEN id=.. THEN Value(at) "
-    "ELSE NULL with no output_field; when every value of the batch is None (once manifests) "
-    "PostgreSQL types the CASE as text and the UPDATE of the timestamptz next_run_at fails "
-    "('expression is of type text'), so the whole queue_due_manifests step fails"
-)
 
 
 def set_next_run(manifest: Manifest, at: datetime | None) -> Manifest:
@@ -149,7 +141,6 @@ def test_a_once_manifest_first_runs_at_its_time(clock: datetime) -> None:
     assert queued(manifest) == []
 
 
-@pytest.mark.xfail(ON_POSTGRESQL, strict=True, reason=ALL_NONE_CASE_BUG)
 def test_a_once_manifest_fires_at_its_time_and_then_has_no_next_run(clock: datetime) -> None:
     run_at = clock + hours(1)
     manifest = trax.scheduler.schedule_once(GREET, PERSON, run_at=run_at, external_id="once")
@@ -162,7 +153,6 @@ def test_a_once_manifest_fires_at_its_time_and_then_has_no_next_run(clock: datet
     assert queue_due_manifests(cycle_at(run_at + hours(24))).queued == 0
 
 
-@pytest.mark.xfail(ON_POSTGRESQL, strict=True, reason=ALL_NONE_CASE_BUG)
 def test_a_once_manifest_missed_under_do_nothing_is_skipped_for_good(clock: datetime) -> None:
     run_at = clock - hours(2)
     manifest = trax.scheduler.schedule_once(
@@ -500,15 +490,6 @@ def test_changing_the_schedule_recomputes_next_run(clock: datetime, interval) ->
 # ── racing schedulers ──────────────────────────────────────────────────────────────────────
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/store/manifest.py:52 manifest_queue_occurrences returns len(occurrences) "
-        "although bulk_create(ignore_conflicts=True) skipped the entries the one-queued-per-"
-        "manifest index refused, so a cycle that lost a race reports occurrences it never "
-        "queued (its docstring promises 'entries written')"
-    ),
-)
 def test_an_occurrence_a_racing_scheduler_queued_first_is_neither_doubled_nor_counted(
     clock: datetime, interval, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -353,15 +353,6 @@ def test_a_one_off_retry_is_queued_once(clock: datetime) -> None:
     assert reload(run).train_state == TrainState.FAILED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (DESIGN.md §4 retry table, row DispatchFailed / one-off: 'same, then stays "
-        "failed'): trax/manager/steps/retries.py:57 excludes only UnknownTrain from one-off "
-        "retries, so a one-off whose dispatch attempts ran out (final DispatchFailed, no "
-        "requeue entry) is queued again by the retry step instead of staying failed"
-    ),
-)
 def test_a_one_off_whose_dispatch_attempts_ran_out_stays_failed(clock: datetime) -> None:
     entry = one_off(max_retries=2)
     finished(

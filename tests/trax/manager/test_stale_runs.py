@@ -149,16 +149,6 @@ def test_a_stale_in_progress_run_flagged_for_cancellation_is_failed_too(clock: d
     assert reload(run).train_state == TrainState.FAILED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/manager/steps/stale_runs.py:46 treats a run as unclaimed when it has no "
-        "background_job row of its own (.exclude(background_job__lease_expires_at__gt=now)); "
-        "a nested child run executes on its parent's thread and never gets a job row, so a "
-        "child running for more than the backstop is failed as StaleInProgress while its "
-        "parent's worker still holds a live lease (and the child's own finish is then refused)"
-    ),
-)
 def test_a_nested_child_of_a_run_with_a_live_claim_is_not_failed(clock: datetime) -> None:
     parent = running(started=clock - hours(3))
     claim(parent, lease_expires_at=clock + seconds(30))

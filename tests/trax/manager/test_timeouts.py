@@ -135,14 +135,6 @@ def test_finished_and_pending_runs_are_never_timed_out(clock: datetime) -> None:
     assert not reload(done).cancellation_requested
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trax/manager/steps/timeouts.py:23-34 reads the timeout from the run's own "
-        "manifest__timeout_seconds; a nested child run has no manifest, so the 20-minute "
-        "default cancels it while its parent is well within its manifest's 2-hour timeout"
-    ),
-)
 def test_a_child_of_a_manifest_run_is_governed_by_its_parents_timeout(
     clock: datetime, interval
 ) -> None:

@@ -54,7 +54,8 @@ def queue_retries(cycle: Cycle, failures: FailureStreaks) -> QueuedRetries:
             attempt__lte=F("work_queue__max_retries"),
             retried_by__isnull=True,
         )
-        .exclude(failure_exception__in=NOT_RETRIED)
+        # A one-off whose dispatch attempts ran out stays failed (DESIGN.md §4).
+        .exclude(failure_exception__in=(*NOT_RETRIED, "DispatchFailed"))
         .values_list(
             "id",
             "input",

@@ -44,6 +44,8 @@ def fail_stale_in_progress_runs(cycle: Cycle) -> StaleInProgressRuns:
             start_time__lt=cycle.now - timedelta(seconds=backstop),
         )
         .exclude(background_job__lease_expires_at__gt=cycle.now)
+        # A nested run has no job of its own: it is alive while its parent is in progress.
+        .exclude(parent__train_state=TrainState.IN_PROGRESS)
         .values_list("id", "start_time", "manifest__timeout_seconds")
     )
     stale = []

@@ -22,7 +22,10 @@ def cancel_timed_out_runs(cycle: Cycle) -> TimedOutRuns:
     default = cycle.config.default_job_timeout_seconds
     running = (
         Metadata.objects.using(cycle.using)
-        .filter(train_state=TrainState.IN_PROGRESS, cancellation_requested=False)
+        # A nested run lives within its parent's timeout: cancelling the parent cancels it.
+        .filter(
+            train_state=TrainState.IN_PROGRESS, cancellation_requested=False, parent__isnull=True
+        )
         .exclude(start_time=None)
         .values_list("id", "start_time", "manifest__timeout_seconds")
     )

@@ -1,0 +1,55 @@
+"""Cancelling a run from another process reaches the worker running it within a second: the
+cancel's NOTIFY wakes the worker's cancel watcher, which cancels the run's async task."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+import trax
+from tests.integration.conftest import (
+    Children,
+    dispatch_now,
+    starts_of,
+    wait_for,
+    wait_until_worker_ready,
+    work,
+)
+from trax.models import BackgroundJob, CancelReason, Metadata, TrainState
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+#: The watcher's periodic flag check is much slower than the bound, so only the notification
+#: can deliver the cancel in time.
+SETTINGS = {"CANCEL_CHECK_INTERVAL_SECONDS": 10}
+
+
+def test_a_running_async_job_is_cancelled_from_another_process_within_a_second(
+    children: Children, work_dir: Path
+) -> None:
+    worker = children.worker("--concurrency", "2", settings=SETTINGS)
+    trax.enqueue("it.async_sleep", work(work_dir, "nap", seconds=30))
+    assert dispatch_now() == 1
+    wait_until_worker_ready(worker)
+    (start,) = wait_for(lambda: starts_of(work_dir, "nap"), "the run to start")
+    assert start.pid == worker.pid
+    run = Metadata.objects.filter(id=start.run_id)
+
+    assert trax.cancel_run(start.run_id) == 1
+    returned = time.monotonic()
+    wait_for(
+        lambda: run.filter(train_state=TrainState.CANCELLED).exists(),
+        "the run to be cancelled",
+        limit=10,
+    )
+    took = time.monotonic() - returned
+
+    print(f"the cancel reached the run {took * 1000:.0f} ms after cancel_run returned")
+    assert took < 1.0, f"the cancel reached the run after {took:.2f} s"
+    cancelled = run.get()
+    assert cancelled.cancel_reason == CancelReason.OPERATOR
+    assert cancelled.cancellation_requested
+    assert not BackgroundJob.objects.exists()
+    assert worker.alive()

@@ -1,0 +1,295 @@
+"""The worker pool in this process, with tiny intervals: claim, run, complete, heartbeat,
+cancel from elsewhere, graceful shutdown within and past its grace period."""
+
+from __future__ import annotations
+
+import gc
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+
+import trax
+from tests.trax.dispatch.factories import GREET, SLOW, dispatch_all, wait_until
+from trax.models import (
+    BackgroundJob,
+    CancelReason,
+    Metadata,
+    TrainState,
+    Worker,
+    WorkerKind,
+    WorkQueue,
+    WorkQueueStatus,
+)
+from trax.store import metadata_request_cancel, run_records_alias
+from trax.workers.pool import ShutdownReport, WorkerConfig, WorkerPool
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WORKER = "test-host/pool"
+
+
+def config(**overrides: Any) -> WorkerConfig:
+    fields: dict[str, Any] = {
+        "worker_id": WORKER,
+        "concurrency": 4,
+        "lease_seconds": 5.0,
+        "heartbeat_interval": 0.05,
+        "polling_interval": 0.05,
+        "cancel_check_interval": 0.05,
+        "shutdown_timeout": 10.0,
+        "using": "default",
+        **overrides,
+    }
+    return WorkerConfig(**fields)
+
+
+@pytest.fixture
+def start_pool() -> Iterator[Callable[..., WorkerPool]]:
+    """``start_pool(**config)``: a started pool, shut down at the end if the test did not."""
+    pools: list[WorkerPool] = []
+
+    def start(**overrides: Any) -> WorkerPool:
+        pool = WorkerPool(config(**overrides))
+        pool.start()
+        pools.append(pool)
+        return pool
+
+    yield start
+    for pool in pools:
+        if not pool.stopping.is_set():
+            pool.shutdown(grace=0)
+    # The run threads' connections are only closed when collected (see the xfail below);
+    # collect them now so the test database can be dropped.
+    gc.collect()
+
+
+def slow(steps: int, per_step: float) -> dict[str, Any]:
+    return {"steps": steps, "seconds_per_step": per_step}
+
+
+def states(name: str) -> list[str]:
+    return list(Metadata.objects.filter(name=name).values_list("train_state", flat=True))
+
+
+def test_a_pool_runs_dispatched_jobs_to_completion_and_shuts_down(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool()
+    row = Worker.objects.get(worker_id=WORKER)
+    assert (row.kind, row.concurrency, row.host) == (WorkerKind.WORKER, 4, socket.gethostname())
+    names = [f"n{i}" for i in range(10)]
+    ids = trax.enqueue_many(GREET, [{"name": n} for n in names])
+
+    dispatch_all()
+    wait_until(lambda: states(GREET).count(TrainState.COMPLETED) == 10, what="10 completed runs")
+
+    report = pool.shutdown()
+
+    assert report == ShutdownReport(finished_in_grace=0, cancelled_for_shutdown=0, still_running=0)
+    assert not Worker.objects.filter(worker_id=WORKER).exists()
+    assert not BackgroundJob.objects.exists()
+    assert pool.claimed_total == 10
+    for external_id, name in zip(ids, names, strict=True):
+        run = Metadata.objects.get(work_queue__external_id=external_id)
+        assert run.output == {"greeting": f"HELLO, {name.upper()}!", "signed_by": f"the {name} fan club"}
+        assert run.start_time is not None and run.end_time is not None
+        assert run.executor == pool.service.executor
+        assert run.host_name == pool.service.host.name
+
+
+def test_the_pool_never_runs_more_than_its_concurrency(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool(concurrency=2)
+    trax.enqueue_many(SLOW, [slow(1, 0.2)] * 5)
+    dispatch_all()
+    seen: list[int] = []
+
+    def all_done() -> bool:
+        seen.append(
+            Metadata.objects.filter(name=SLOW, train_state=TrainState.IN_PROGRESS).count()
+        )
+        assert pool.runs_in_flight() <= 2
+        return states(SLOW).count(TrainState.COMPLETED) == 5
+
+    wait_until(all_done, what="5 completed slow runs")
+    pool.shutdown()
+    assert max(seen) <= 2
+
+
+def test_a_failing_train_is_recorded_as_failed(start_pool: Callable[..., WorkerPool]) -> None:
+    pool = start_pool()
+    trax.enqueue("demo.always_fails", {"name": "x"})
+    dispatch_all()
+    wait_until(lambda: states("demo.always_fails") == [TrainState.FAILED], what="a failed run")
+    pool.shutdown()
+    run = Metadata.objects.get(name="demo.always_fails")
+    assert (run.failure_junction, run.failure_exception) == ("charge_card", "PaymentDeclined")
+    assert not BackgroundJob.objects.exists()
+
+
+def test_a_run_of_a_train_this_worker_does_not_have_fails_as_unknown_train(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool()
+    WorkQueue.objects.create(train_name="removed.in.this.deploy", input={})
+    dispatch_all()
+    wait_until(
+        lambda: states("removed.in.this.deploy") == [TrainState.FAILED], what="a failed run"
+    )
+    pool.shutdown()
+    run = Metadata.objects.get(name="removed.in.this.deploy")
+    assert run.failure_exception == "UnknownTrain"
+    assert not BackgroundJob.objects.exists()
+
+
+def test_a_completed_manifest_run_stamps_its_manifest(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool()
+    m = trax.scheduler.schedule("pool-m", GREET, {"name": "m"}, trax.Every.minutes(5))
+    trax.scheduler.trigger("pool-m")
+    dispatch_all()
+    wait_until(lambda: states(GREET) == [TrainState.COMPLETED], what="the manifest run")
+    pool.shutdown()
+    m.refresh_from_db()
+    assert m.last_successful_run == Metadata.objects.get(manifest=m).end_time
+
+
+def test_the_heartbeat_renews_the_leases_of_running_jobs(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool(lease_seconds=1.0, heartbeat_interval=0.05)
+    trax.enqueue(SLOW, slow(400, 0.05))
+    dispatch_all()
+    wait_until(lambda: BackgroundJob.objects.filter(claimed_by=WORKER).exists(), what="a claim")
+    first = BackgroundJob.objects.get().lease_expires_at
+    assert first is not None
+    wait_until(
+        lambda: BackgroundJob.objects.get().lease_expires_at > first, what="a renewed lease"
+    )
+    wait_until(
+        lambda: Worker.objects.get(worker_id=WORKER).runs_in_flight == 1, what="runs in flight"
+    )
+    pool.shutdown(grace=0)
+
+
+def test_a_cancel_from_elsewhere_reaches_the_running_job(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool()
+    trax.enqueue(SLOW, slow(400, 0.05))
+    dispatch_all()
+    wait_until(lambda: states(SLOW) == [TrainState.IN_PROGRESS], what="the run to start")
+    run = Metadata.objects.get(name=SLOW)
+
+    # The store's cancel only flags the run and notifies: no local token is fired here, so the
+    # pool's cancel watcher has to find it.
+    metadata_request_cancel(run.pk, reason=CancelReason.OPERATOR, using=run_records_alias())
+
+    wait_until(lambda: states(SLOW) == [TrainState.CANCELLED], timeout=10, what="the cancel")
+    pool.shutdown()
+    run.refresh_from_db()
+    assert run.cancel_reason == CancelReason.OPERATOR
+    assert not WorkQueue.objects.filter(status=WorkQueueStatus.QUEUED).exists()  # not requeued
+    assert not BackgroundJob.objects.exists()
+
+
+def test_shutdown_within_the_grace_period_lets_runs_finish(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool()
+    trax.enqueue(SLOW, slow(4, 0.1))
+    dispatch_all()
+    wait_until(lambda: pool.runs_in_flight() == 1, what="the run to be in flight")
+
+    report = pool.shutdown(grace=30)
+
+    assert report == ShutdownReport(finished_in_grace=1, cancelled_for_shutdown=0, still_running=0)
+    assert states(SLOW) == [TrainState.COMPLETED]
+    assert not WorkQueue.objects.filter(status=WorkQueueStatus.QUEUED).exists()
+    assert not Worker.objects.filter(worker_id=WORKER).exists()
+
+
+def test_shutdown_past_the_grace_period_cancels_and_queues_a_new_attempt(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool(shutdown_timeout=0.2)
+    (ext,) = trax.enqueue_many(SLOW, [slow(2000, 0.05)], priority=4, max_retries=2)
+    dispatch_all()
+    wait_until(
+        lambda: states(SLOW) == [TrainState.IN_PROGRESS] and pool.runs_in_flight() == 1,
+        what="the run to start",
+    )
+    first = WorkQueue.objects.get(external_id=ext)
+
+    report = pool.shutdown()
+
+    assert report == ShutdownReport(finished_in_grace=0, cancelled_for_shutdown=1, still_running=0)
+    run = Metadata.objects.get(name=SLOW)
+    assert run.train_state == TrainState.CANCELLED
+    assert run.cancel_reason == CancelReason.SHUTDOWN
+    again = WorkQueue.objects.get(status=WorkQueueStatus.QUEUED)
+    assert again.origin_id == first.pk
+    assert again.attempt == first.attempt + 1 == 2
+    assert (again.train_name, again.input, again.priority) == (SLOW, first.input, 4)
+    assert again.max_retries == 2
+    assert again.external_id != first.external_id
+    assert not BackgroundJob.objects.exists()
+    assert not Worker.objects.filter(worker_id=WORKER).exists()
+
+    # The new attempt is dispatched like any entry, as attempt 2 of the same lineage.
+    dispatch_all()
+    second = Metadata.objects.get(work_queue=again)
+    assert second.attempt == 2
+    assert second.train_state == TrainState.PENDING
+
+
+def test_a_pool_that_stops_claiming_leaves_new_jobs_for_others(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool()
+    pool.shutdown()
+    trax.enqueue(GREET, {"name": "later"})
+    dispatch_all()
+    assert pool.claim_once() == 0
+    job = BackgroundJob.objects.get()
+    assert job.claimed_by is None
+
+
+def other_sessions() -> list[tuple[int, str]]:
+    """PostgreSQL sessions on the test database other than this thread's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, left(query, 60) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return list(cursor.fetchall())
+
+
+@pytest.mark.postgresql
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: trax/workers/pool.py WorkerPool._execute() runs each run on a "
+    "ThreadPoolExecutor thread that opens its own connections (the run-records alias) and "
+    "never closes them; shutdown() joins those threads but leaves their sessions open until "
+    "the garbage collector happens to free them (every other pool thread calls "
+    "connections.close_all() on exit)",
+)
+def test_shutdown_leaves_no_database_session_behind(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    connections["trax"].close()  # this thread's own second session
+    pool = start_pool()
+    trax.enqueue_many(GREET, [{"name": "s"}] * 4)
+    dispatch_all()
+    gc.disable()  # only an explicit close may end a session here
+    try:
+        wait_until(lambda: states(GREET).count(TrainState.COMPLETED) == 4, what="4 runs")
+        pool.shutdown()
+        assert other_sessions() == []
+    finally:
+        gc.enable()
