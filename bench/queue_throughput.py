@@ -151,7 +151,9 @@ def scratch_postgresql(url: str, name: str) -> Iterator[str]:
     scratch_url = urlunsplit(parts._replace(path=f"/{name}"))
     admin = psycopg.connect(url, autocommit=True)
     try:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         try:
             yield scratch_url
@@ -197,9 +199,7 @@ def empty() -> None:
 
 def server_facts() -> dict[str, str]:
     names = ("server_version", "fsync", "synchronous_commit", "shared_buffers", "max_connections")
-    rows = sql(
-        "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(names)]
-    )
+    rows = sql("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(names)])
     return dict(rows)
 
 
@@ -586,9 +586,7 @@ def print_report(
         f"shared_buffers={facts.get('shared_buffers')}x8kB)"
     )
     print(f"child TRAX settings: {json.dumps(settings)}")
-    print(
-        f"processes: 1 x trax_scheduler --no-workers, {WORKERS} x trax_worker --concurrency C"
-    )
+    print(f"processes: 1 x trax_scheduler --no-workers, {WORKERS} x trax_worker --concurrency C")
     if enqueue:
         print(f"\n{'enqueue':<40} {'runs/s':>10} {'min':>10} {'max':>10}")
         print("-" * 73)

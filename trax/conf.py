@@ -1,4 +1,4 @@
-"""The one trax settings object: defaults < settings.TRAX (the runtime row joins later).
+"""The one trax settings object: defaults < settings.TRAX < the runtime settings row.
 
 Every name is documented in docs/settings.md. Unknown names and bad values raise
 ImproperlyConfigured naming the problem; the cache is dropped on ``setting_changed`` so
@@ -8,14 +8,19 @@ ImproperlyConfigured naming the problem; the cache is dropped on ``setting_chang
 from __future__ import annotations
 
 import difflib
+import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.db import DatabaseError
 from django.dispatch import receiver
+
+logger = logging.getLogger("trax.conf")
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -137,6 +142,11 @@ class TraxSettings:
         self._user = dict(user or {})
         self._validate()
 
+    @property
+    def user_values(self) -> dict[str, Any]:
+        """The values given explicitly (not defaults)."""
+        return dict(self._user)
+
     def _validate(self) -> None:
         for name, value in self._user.items():
             spec = _SETTINGS.get(name)
@@ -179,11 +189,55 @@ def get_settings() -> TraxSettings:
     return _cached
 
 
+RUNTIME_REFRESH_SECONDS = 5.0
+"""How long the runtime settings row is trusted before it is read again."""
+
+_runtime: tuple[float, TraxSettings] | None = None
+
+
+def effective_settings(*, using: str = "default") -> TraxSettings:
+    """``settings.TRAX`` with the non-empty columns of the runtime settings row (staff edit it
+    in the admin) on top. The row is read at most every ``RUNTIME_REFRESH_SECONDS``; the same
+    object comes back until then, a new one after."""
+    global _runtime
+    now = time.monotonic()
+    cached = _runtime
+    if cached is not None and now - cached[0] < RUNTIME_REFRESH_SECONDS:
+        return cached[1]
+    base = get_settings()
+    merged = base
+    try:
+        from trax.models import RuntimeSettings
+
+        row = RuntimeSettings.objects.using(using).order_by("id").first()
+    except DatabaseError:  # not migrated yet, or the database is away: settings.TRAX holds
+        row = None
+    if row is not None:
+        overrides = {
+            field.name.upper(): getattr(row, field.name)
+            for field in row._meta.concrete_fields
+            if field.name.upper() in _SETTINGS and getattr(row, field.name) is not None
+        }
+        try:
+            merged = TraxSettings({**base.user_values, **overrides})
+        except ImproperlyConfigured:
+            logger.exception("ignoring the runtime settings row: it holds an invalid value")
+    _runtime = (now, merged)
+    return merged
+
+
+def forget_runtime_settings() -> None:
+    """Read the runtime row again on next use (after it was saved in this process)."""
+    global _runtime
+    _runtime = None
+
+
 @receiver(setting_changed)
 def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
     global _cached
     if setting == "TRAX":
         _cached = None
+        forget_runtime_settings()
         from trax.effects.service import reset_default_service
 
         reset_default_service()

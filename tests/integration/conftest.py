@@ -208,6 +208,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+# Importing the module registered its trains; this process knows them only during a test.
+for _train in trains.TRAINS:
+    registry.remove(_train.canonical_name())
+
+
 @pytest.fixture(autouse=True)
 def _integration_trains() -> Iterator[None]:
     """This process knows the children's trains only while an integration test runs."""

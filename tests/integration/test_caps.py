@@ -18,7 +18,7 @@ from tests.integration.conftest import (
     wait_until_worker_ready,
     work,
 )
-from trax.models import BackgroundJob, Metadata, TrainState
+from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -64,17 +64,17 @@ def test_group_and_global_caps_hold_with_three_workers(children: Children, work_
         wait_until_worker_ready(worker)
     wait_until_leading(scheduler)
 
-    capped = trax.Group("it-capped", max_active_jobs=GROUP_CAP)
-    for n in range(GROUPED):  # due at once: the manager queues all of them in its next cycle
-        trax.scheduler.schedule(
-            f"it-capped-{n}",
-            "it.sleepy",
-            work(work_dir, f"grouped-{n}", seconds=0.3),
-            trax.Every.hours(1),
-            group=capped,
-        )
-    others = [work(work_dir, f"other-{n}", seconds=0.3) for n in range(OTHERS)]
-    trax.enqueue_many("it.sleepy", others)
+    trax.scheduler.schedule_many(  # due at once: the manager queues them in its next cycle
+        "it.sleepy",
+        [trax.ManifestItem(str(n), work(work_dir, f"grouped-{n}", 0.3)) for n in range(GROUPED)],
+        trax.Every.hours(1),
+        name="it-capped",
+        group=trax.Group("it-capped", max_active_jobs=GROUP_CAP),
+    )
+    grouped_entries = WorkQueue.objects.filter(manifest__group__name="it-capped")
+    wait_for(lambda: grouped_entries.count() == GROUPED, "the group's runs to be queued")
+    # Newer than the group's entries, so they run only in the room the group cap leaves.
+    trax.enqueue_many("it.sleepy", [work(work_dir, f"other-{n}", 0.3) for n in range(OTHERS)])
 
     runs = Metadata.objects.filter(name="it.sleepy")
     samples = []

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 import trax
-from tests.integration.conftest import dispatch_now, work
+from tests.integration.conftest import dispatch_now, wait_for, work
 from trax.effects.host import detect_executor, detect_host
 from trax.manager.cycle import run_manager_cycle
 from trax.models import BackgroundJob, Manifest, Metadata, TrainState, WorkQueue
@@ -157,3 +157,70 @@ def test_a_heartbeat_between_the_reapers_statements_cannot_resurrect_a_reaped_cl
     manifest.refresh_from_db()
     assert (landed, manifest.last_successful_run) == (set(), None)
     assert not BackgroundJob.objects.filter(claimed_by=A).exists()
+
+
+def test_a_heartbeat_and_a_completion_batch_of_the_same_worker_do_not_deadlock() -> None:
+    """The heartbeat renews all of a worker's job rows while its completer deletes a batch of
+    them; both lock those rows, so they must lock them in one order."""
+    ids = trax.enqueue_many(
+        "it.record", [{"key": f"d{n}", "dir": "/nonexistent"} for n in range(3)]
+    )
+    assert len(ids) == 3 and dispatch_now() == 3
+    runs = sorted(
+        background_job_claim(
+            worker_id=A,
+            limit=3,
+            lease_seconds=30,
+            host=detect_host(),
+            executor=detect_executor(),
+            using=USING,
+        ),
+        key=lambda run: run.metadata_id,
+    )
+    first, middle, last = runs
+    errors: list[BaseException] = []
+    with connections[USING].cursor() as cursor:
+        cursor.execute("EXPLAIN DELETE FROM trax_background_job WHERE (metadata_id, claim_token) IN "
+        "(VALUES (3, %s::uuid), (2, %s::uuid), (1, %s::uuid)) AND metadata_id IN (SELECT id FROM trax_metadata "
+        "WHERE id = trax_background_job.metadata_id AND train_state <> 'in_progress') RETURNING metadata_id", [first.claim_token]*3)
+        print("\n".join(r[0] for r in cursor.fetchall()))
+        cursor.execute("EXPLAIN UPDATE trax_background_job SET lease_expires_at = now() WHERE claimed_by = 'x'")
+        print("\n".join(r[0] for r in cursor.fetchall()))
+
+    def in_thread(action: Any) -> threading.Thread:
+        def target() -> None:
+            try:
+                action()
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread
+
+    def waiting_on_locks() -> int:
+        with connections[USING].cursor() as cursor:  # outside the test's transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE %s",
+                ["%trax_background_job%"],
+            )
+            return cursor.fetchone()[0]
+
+    with transaction.atomic(using="default"):
+        # Something else (a claim, the reaper) holds the middle row for a moment.
+        BackgroundJob.objects.select_for_update().get(metadata_id=middle.metadata_id)
+        beat = in_thread(
+            lambda: worker_heartbeat(worker_id=A, runs_in_flight=3, lease_seconds=30, using=USING)
+        )
+        wait_for(lambda: waiting_on_locks() == 1, "the heartbeat to wait for the middle row")
+        done = [completed(run, A) for run in (last, middle, first)]  # in finishing order
+        batch = in_thread(lambda: background_job_complete(done, using=USING))
+        wait_for(lambda: waiting_on_locks() == 2, "the completion to wait too")
+    beat.join(10)
+    batch.join(10)
+
+    assert errors == []
+    assert Metadata.objects.filter(train_state=TrainState.COMPLETED).count() == 3

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 import trax
 from tests.integration.conftest import (
+    Child,
     Children,
     dispatch_now,
     release,
@@ -36,9 +38,11 @@ from trax.store.reaper import background_job_reap_expired
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 
-def start_one_run(children: Children, work_dir: Path, train: str, *args: str) -> tuple:
-    """A worker (one run thread) running one run of ``train``, waiting on its go file."""
-    worker = children.worker("--concurrency", "1", *args)
+def start_one_run(
+    children: Children, work_dir: Path, train: str, *args: str, concurrency: int = 1
+) -> tuple[Child, uuid.UUID, int]:
+    """A worker running one run of ``train``, waiting on its go file."""
+    worker = children.worker("--concurrency", str(concurrency), *args)
     entry_id = trax.enqueue(train, work(work_dir, "only", seconds=30))
     assert dispatch_now() == 1
     wait_until_worker_ready(worker)
@@ -50,10 +54,14 @@ def start_one_run(children: Children, work_dir: Path, train: str, *args: str) ->
 def test_a_run_that_ends_within_the_grace_period_completes_and_the_worker_exits_0(
     children: Children, work_dir: Path
 ) -> None:
-    worker, _, run_id = start_one_run(children, work_dir, "it.block", "--shutdown-timeout", "30")
+    worker, _, run_id = start_one_run(
+        children, work_dir, "it.block", "--shutdown-timeout", "30", concurrency=2
+    )
 
     worker.send(signal.SIGTERM)
     worker.wait_output("Received SIGTERM")
+    late = trax.enqueue("it.record", work(work_dir, "late"))
+    assert dispatch_now() == 1
     assert worker.alive()
     assert Metadata.objects.get(id=run_id).train_state == TrainState.IN_PROGRESS
     release(work_dir, "only")
@@ -64,8 +72,11 @@ def test_a_run_that_ends_within_the_grace_period_completes_and_the_worker_exits_
     assert run.output == {"key": "only", "pid": worker.pid}
     assert "finished_in_grace=1, cancelled_for_shutdown=0, still_running=0" in worker.output()
     assert not Worker.objects.filter(pid=worker.pid).exists()
-    assert not BackgroundJob.objects.exists()
-    assert not WorkQueue.objects.filter(status=WorkQueueStatus.QUEUED).exists()
+    # It stopped claiming at the signal: work that came later, with a run thread free, waits.
+    late_run = Metadata.objects.get(work_queue__external_id=late)
+    assert late_run.train_state == TrainState.PENDING
+    assert BackgroundJob.objects.get().claimed_by is None
+    assert starts_of(work_dir, "late") == []
 
 
 def test_past_the_grace_period_the_run_is_cancelled_for_shutdown_and_queued_again(

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from trax.admin.base import AuditedAdminMixin, actor_of
 from trax.admin.forms import RuntimeSettingsForm
+from trax.conf import forget_runtime_settings
 from trax.models import RuntimeSettings
 
 
@@ -64,3 +65,4 @@ class RuntimeSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         obj.updated_by = actor_of(request)[:255]
         super().save_model(request, obj, form, change)
+        forget_runtime_settings()  # this process at once; others within RUNTIME_REFRESH_SECONDS

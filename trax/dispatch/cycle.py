@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import trax
-from trax.conf import get_settings
+from trax.conf import effective_settings
 from trax.core import Failure
 from trax.dispatch.config import DispatcherConfig
 from trax.dispatch.context import DispatchCycle
@@ -28,15 +28,19 @@ class DispatchReport:
     dispatched: int
     failed_submissions: int
     global_cap_reached: bool
+    full_batch: bool = False
 
 
-def report(queued: QueuedWork, selected: Selected, dispatched: Dispatched) -> DispatchReport:
+def report(
+    cycle: DispatchCycle, queued: QueuedWork, selected: Selected, dispatched: Dispatched
+) -> DispatchReport:
     """Gather the steps' counts."""
     return DispatchReport(
         candidates=len(queued.candidates),
         dispatched=dispatched.runs,
         failed_submissions=dispatched.failed_submissions,
         global_cap_reached=selected.global_cap_reached,
+        full_batch=len(queued.candidates) >= cycle.config.batch_size,
     )
 
 
@@ -57,7 +61,7 @@ def run_dispatcher_cycle(
     alias = using or run_records_alias()
     cycle = DispatchCycle(
         now=now or database_now(alias),
-        config=config or DispatcherConfig.from_settings(get_settings()),
+        config=config or DispatcherConfig.from_settings(effective_settings(using=alias)),
         using=alias,
     )
     result = DispatcherCycle().run_result(cycle)

@@ -62,10 +62,8 @@ class DispatcherService:
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
-                if report is not None and report.dispatched and not report.global_cap_reached:
-                    batch = self.config.batch_size if self.config else None
-                    if batch is None or report.candidates >= batch:
-                        continue
+                if report is not None and report.full_batch and not report.global_cap_reached:
+                    continue  # more is waiting
                 self.listener.wait(self.polling_interval)
         finally:
             self.listener.close()

@@ -404,24 +404,45 @@ def _cancel_reason(reason: str | None) -> str:
     return reason if reason in CancelReason.values else ""
 
 
-_default: RunService | None = None
-_default_lock = threading.Lock()
+class ServiceCache:
+    """A RunService rebuilt whenever the effective settings (``settings.TRAX`` plus the runtime
+    row) are re-read, so staff changes apply without a restart."""
+
+    def __init__(self, **overrides: Any) -> None:
+        self.overrides = overrides
+        self._conf: Any = None
+        self._service: RunService | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> RunService:
+        from trax.conf import effective_settings
+
+        conf = effective_settings()
+        with self._lock:
+            if self._service is None or conf is not self._conf:
+                self._service = build_service(conf, **self.overrides)
+                self._conf = conf
+            return self._service
+
+    def reset(self) -> None:
+        with self._lock:
+            self._service = None
+
+
+_default_cache = ServiceCache()
 
 
 def default_service() -> RunService:
-    """The process's RunService, built from settings on first use."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = build_service()
-        return _default
+    """The process's RunService for the current effective settings."""
+    return _default_cache.get()
 
 
-def build_service(**overrides: Any) -> RunService:
-    """A RunService configured from ``settings.TRAX``; keyword overrides for LifecycleOptions."""
+def build_service(conf: Any = None, **overrides: Any) -> RunService:
+    """A RunService configured from ``conf`` (default ``settings.TRAX``); keyword overrides for
+    LifecycleOptions."""
     from trax.conf import get_settings
 
-    conf = get_settings()
+    conf = conf or get_settings()
     options = LifecycleOptions(
         progress=conf.JUNCTION_PROGRESS,
         poll_cancel_flag=conf.CANCELLATION_FLAG_POLLING,
@@ -450,6 +471,4 @@ def _replace(options: LifecycleOptions, key: str, value: Any) -> LifecycleOption
 
 def reset_default_service() -> None:
     """Drop the cached service (settings changed)."""
-    global _default
-    with _default_lock:
-        _default = None
+    _default_cache.reset()

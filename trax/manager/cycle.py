@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import trax
-from trax.conf import get_settings
+from trax.conf import effective_settings
 from trax.core import Failure
 from trax.manager.config import ManagerConfig
 from trax.manager.context import Cycle
@@ -124,7 +124,7 @@ def run_manager_cycle(
     alias = using or run_records_alias()
     cycle = Cycle(
         now=now or database_now(alias),
-        config=config or ManagerConfig.from_settings(get_settings()),
+        config=config or ManagerConfig.from_settings(effective_settings(using=alias)),
         using=alias,
     )
     result = ManagerCycle().run_result(cycle)

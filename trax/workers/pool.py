@@ -14,7 +14,7 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections, connections
 
 from trax.core import CancellationToken
-from trax.effects.service import RunService, build_service
+from trax.effects.service import RunService, ServiceCache
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
 from trax.models import CancelReason, WorkerKind, WorkQueue
@@ -76,7 +76,9 @@ class WorkerPool:
     def __init__(self, config: WorkerConfig, *, service: RunService | None = None) -> None:
         self.config = config
         # The watcher fires tokens from notifications, so runs read no flag per junction.
-        self.service = service or build_service(poll_cancel_flag=False)
+        self._services = ServiceCache(poll_cancel_flag=False)
+        self._fixed_service = service
+        self.service = service or self._services.get()
         self._in_flight: dict[int, tuple[ClaimedRun, CancellationToken]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -256,7 +258,8 @@ class WorkerPool:
     def _execute(self, run: ClaimedRun, token: CancellationToken) -> None:
         try:
             close_old_connections()
-            self.service.run_claimed(
+            service = self._fixed_service or self._services.get()
+            service.run_claimed(
                 run,
                 token=token,
                 finisher=lambda metadata_id, outcome, manifest_id: self._finish(

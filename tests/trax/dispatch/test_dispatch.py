@@ -100,6 +100,7 @@ def test_dispatch_writes_runs_entry_updates_and_jobs() -> None:
     assert result == Dispatched(runs=2, failed_submissions=0)
     for entry in WorkQueue.objects.all():
         assert entry.status == WorkQueueStatus.DISPATCHED
+        assert entry.metadata_id is not None
         run = Metadata.objects.get(id=entry.metadata_id)
         assert entry.dispatched_at is not None
         assert entry.dispatched_at == run.created_at
@@ -354,3 +355,27 @@ def test_a_changed_submitter_setting_takes_effect(settings: Any) -> None:
     run = Metadata.objects.get(work_queue__external_id=ext)
     assert run.train_state == TrainState.COMPLETED
     assert not BackgroundJob.objects.filter(metadata=run).exists()
+
+
+# ── the dispatcher service ──────────────────────────────────────────────────────────────────
+
+
+def test_the_dispatcher_service_dispatches_only_while_leading() -> None:
+    from trax.dispatch.service import DispatcherService
+
+    leading = [False]
+    service = DispatcherService(
+        polling_interval=1.0,
+        is_leader=lambda: leading[0],
+        config=DispatcherConfig(max_active_jobs=None),
+        using="default",
+    )
+    trax.enqueue_many(GREET, [PERSON] * 2)
+    try:
+        assert service.run_once() is None
+        assert WorkQueue.objects.filter(status=WorkQueueStatus.QUEUED).count() == 2
+        leading[0] = True
+        report = service.run_once()
+        assert report is not None and report.dispatched == 2
+    finally:
+        service.listener.close()

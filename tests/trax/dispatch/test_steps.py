@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -28,8 +29,8 @@ from trax.store.dispatch import QueuedEntry
 pytestmark = pytest.mark.django_db
 
 
-def loaded_ids(**config: object) -> list[int]:
-    return [c.entry.id for c in load_queued(cycle_at(**config)).candidates]  # type: ignore[arg-type]
+def loaded_ids(**config: Any) -> list[int]:
+    return [c.entry.id for c in load_queued(cycle_at(**config)).candidates]
 
 
 def age(entry: WorkQueue, by: timedelta) -> WorkQueue:
@@ -97,9 +98,9 @@ def test_an_entry_scheduled_in_the_future_waits_until_its_time() -> None:
     (due_id,) = WorkQueue.objects.filter(external_id=due).values_list("id", flat=True)
     later = WorkQueue.objects.exclude(id=due_id).get()
 
-    assert loaded_ids(now=now) == [due_id]  # type: ignore[arg-type]
-    assert loaded_ids(now=now + seconds(59)) == [due_id]  # type: ignore[arg-type]
-    assert sorted(loaded_ids(now=now + seconds(60))) == sorted([due_id, later.pk])  # type: ignore[arg-type]
+    assert loaded_ids(now=now) == [due_id]
+    assert loaded_ids(now=now + seconds(59)) == [due_id]
+    assert sorted(loaded_ids(now=now + seconds(60))) == sorted([due_id, later.pk])
 
 
 def test_entries_of_a_disabled_group_wait() -> None:

@@ -255,3 +255,34 @@ def test_a_raising_submitter_inside_a_transaction_does_not_break_it(settings: An
 
     assert report.failed_submissions == 1
     assert WorkQueue.objects.filter(external_id=marker).exists()
+
+
+@pytest.mark.postgresql
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: trax/dispatch/steps/dispatch.py _submit() runs submissions on a fresh "
+    "ThreadPoolExecutor per batch when max_concurrent_dispatch > 1; a submitter that touches "
+    "the database there (the inline one does) opens connections on those threads that are "
+    "never closed (only the exception path closes them), so every cycle leaves sessions open "
+    "until the garbage collector frees them",
+)
+@pytest.mark.django_db(transaction=True)
+def test_parallel_submissions_leave_no_database_session_behind(settings: Any) -> None:
+    import gc
+
+    settings.TRAX = {**settings.TRAX, "SUBMITTER": "inline"}
+    trax.enqueue_many(GREET, [PERSON] * 4)
+    connections["trax"].close()  # this thread's own second session
+    gc.disable()  # only an explicit close may end a session here
+    try:
+        dispatch_all(max_concurrent_dispatch=2)
+        assert user_runs().filter(train_state=TrainState.COMPLETED).count() == 4
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] == 0
+    finally:
+        gc.enable()
+        gc.collect()

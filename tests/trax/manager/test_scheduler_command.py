@@ -377,14 +377,16 @@ def test_a_stopped_leader_hands_over_at_once(
 ) -> None:
     children, leader = start_two(start_scheduler, workers=False)
     children[leader].send(signal.SIGTERM)
-    stopped_at = time.monotonic()
     assert children[leader].wait() == 0, children[leader].describe()
+    # It released its lease on the way out (it did not leave it to expire)...
+    row = manager_lease()
+    assert row is None or row.holder == other(leader)
+    # ... so the follower takes over on its next poll, whatever the lease's length.
     wait_for(
         lambda: (row := manager_lease()) is not None and row.holder == other(leader),
         "the follower to take over",
         limit=TAKEOVER_LIMIT_SECONDS,
     )
-    assert time.monotonic() - stopped_at < TAKEOVER_LIMIT_SECONDS
     for child in children.values():
         child.assert_no_errors()
 

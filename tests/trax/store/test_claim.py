@@ -20,7 +20,6 @@ from tests.trax.dispatch.factories import (
     claim,
     dispatch_all,
     enqueue_jobs,
-    is_postgresql,
     seconds,
     wait_until,
 )
@@ -73,7 +72,9 @@ def test_a_claim_sets_claimer_token_and_a_lease_in_database_time() -> None:
     assert isinstance(claimed.claim_token, uuid.UUID)
     assert job.lease_expires_at is not None
     tolerance = seconds(0.01)  # SQLite keeps milliseconds
-    assert before + seconds(30) - tolerance <= job.lease_expires_at <= after + seconds(30) + tolerance
+    assert (
+        before + seconds(30) - tolerance <= job.lease_expires_at <= after + seconds(30) + tolerance
+    )
 
 
 @pytest.mark.django_db
@@ -189,12 +190,13 @@ def claim_concurrently(workers: int, limits: list[int]) -> dict[str, list[list[i
     return batches
 
 
+@pytest.mark.parametrize("workers", [2, 4])
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claimers_get_disjoint_jobs_that_cover_everything() -> None:
-    if is_postgresql():
-        workers, limits = 4, [5, 7]
-    else:  # SQLite serialises the writers (IMMEDIATE transactions); the result is the same
-        workers, limits = 2, [5, 7]
+def test_concurrent_claimers_get_disjoint_jobs_that_cover_everything(workers: int) -> None:
+    """Threads with their own connections claim at once (SKIP LOCKED on PostgreSQL; SQLite
+    serialises the writers with IMMEDIATE transactions): never a job twice, none left out,
+    never more than the limit per claim."""
+    limits = [5, 7]
     runs = enqueue_jobs(200)
 
     batches = claim_concurrently(workers, limits)
@@ -213,9 +215,12 @@ def test_concurrent_claimers_get_disjoint_jobs_that_cover_everything() -> None:
     claimed_by = dict(BackgroundJob.objects.values_list("id", "claimed_by"))
     for name, jobs in per_worker.items():
         assert {claimed_by[j] for j in jobs} <= {name}
-    assert Metadata.objects.filter(
-        id__in=[r.pk for r in runs], train_state=TrainState.IN_PROGRESS
-    ).count() == 200
+    assert (
+        Metadata.objects.filter(
+            id__in=[r.pk for r in runs], train_state=TrainState.IN_PROGRESS
+        ).count()
+        == 200
+    )
 
 
 @pytest.mark.postgresql

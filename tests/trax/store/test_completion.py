@@ -228,6 +228,7 @@ def test_an_interval_manifest_stays_enabled() -> None:
 
 
 def next_attempt(run: ClaimedRun) -> WorkQueue:
+    assert run.work_queue_id is not None
     entry = WorkQueue.objects.get(id=run.work_queue_id)
     return WorkQueue(
         train_name=entry.train_name,

@@ -189,7 +189,9 @@ def run_before(statement: str, action: Callable[[], None]) -> Callable[..., Any]
     starting with ``statement``."""
     done: list[bool] = []
 
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+    def wrapper(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
         if not done and sql.lstrip().startswith(statement):
             done.append(True)
             action()

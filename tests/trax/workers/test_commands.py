@@ -49,14 +49,15 @@ def run(*args: str) -> str:
         (["--name", "bad name!"], "argument --name: 'bad name!' is not a valid name"),
         (["--name", ""], "argument --name: '' is not a valid name"),
         (["--name", "x" * 101], "is not a valid name"),
-        (["--shutdown-timeout", "-1"], "argument --shutdown-timeout: must be >= 0; got -1"),
+        (["--shutdown-timeout", "-1"], r"argument --shutdown-timeout: must be .*>= 0; got -1"),
+        (["--shutdown-timeout", "nan"], r"argument --shutdown-timeout: must be .*>= 0; got nan"),
         (["--shutdown-timeout", "soon"], "'soon' is not a number of seconds"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
 @pytest.mark.django_db
 def test_trax_worker_refuses_bad_options(args: list[str], message: str) -> None:
-    with pytest.raises(CommandError, match=message.replace("(", r"\(")):
+    with pytest.raises(CommandError, match=message):
         run("trax_worker", *args)
     assert not Worker.objects.exists()
 
@@ -67,8 +68,9 @@ def test_trax_worker_refuses_bad_options(args: list[str], message: str) -> None:
         (["--concurrency", "0"], "argument --concurrency: must be >= 1; got 0"),
         (["--concurrency", "x"], "argument --concurrency: 'x' is not a whole number"),
         (["--name", "bad name!"], "argument --name: 'bad name!' is not a valid name"),
-        (["--interval", "0"], "argument --interval: must be > 0; got 0"),
-        (["--interval", "-1"], "argument --interval: must be > 0; got -1"),
+        (["--interval", "0"], r"argument --interval: must be .*> 0; got 0"),
+        (["--interval", "-1"], r"argument --interval: must be .*> 0; got -1"),
+        (["--interval", "inf"], r"argument --interval: must be .*> 0; got inf"),
         (["--interval", "often"], "'often' is not a number of seconds"),
         # The scheduler's local workers take their grace period from settings only.
         (["--shutdown-timeout", "-1"], "unrecognized arguments: --shutdown-timeout -1"),
@@ -85,7 +87,7 @@ def test_trax_scheduler_refuses_bad_options(args: list[str], message: str) -> No
     "command, args, message",
     [
         ("trax_worker", ["--concurrency", "0"], "argument --concurrency: must be >= 1"),
-        ("trax_worker", ["--shutdown-timeout", "-1"], "argument --shutdown-timeout: must be >= 0"),
+        ("trax_worker", ["--shutdown-timeout", "-1"], "argument --shutdown-timeout: must be"),
         ("trax_scheduler", ["--name", "bad name!"], "argument --name:"),
     ],
 )
@@ -145,7 +147,9 @@ def test_a_named_worker_whose_earlier_holder_is_stale_recovers_and_starts(
     )
     started: list[str] = []
     monkeypatch.setattr(trax_worker, "install_stop_signals", lambda *a: None)
-    monkeypatch.setattr(WorkerPool, "run_forever", lambda self: started.append(self.config.worker_id))
+    monkeypatch.setattr(
+        WorkerPool, "run_forever", lambda self: started.append(self.config.worker_id)
+    )
 
     output = run("trax_worker", "--name", "day-shift", "--concurrency", "3")
 

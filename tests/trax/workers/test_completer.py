@@ -82,9 +82,7 @@ def test_many_threads_completing_at_once_share_transactions(
 
     monkeypatch.setattr(completer_module, "background_job_complete", counting)
     lost = runs[3]
-    completions = [
-        completion_of(r, token=uuid.uuid4() if r is lost else None) for r in runs
-    ]
+    completions = [completion_of(r, token=uuid.uuid4() if r is lost else None) for r in runs]
 
     told = complete_from_threads(completer, completions)
 
@@ -94,9 +92,7 @@ def test_many_threads_completing_at_once_share_transactions(
     states = dict(Metadata.objects.values_list("id", "train_state"))
     assert states[lost.metadata_id] == TrainState.IN_PROGRESS
     assert all(states[r.metadata_id] == TrainState.COMPLETED for r in runs if r is not lost)
-    assert list(BackgroundJob.objects.values_list("metadata_id", flat=True)) == [
-        lost.metadata_id
-    ]
+    assert list(BackgroundJob.objects.values_list("metadata_id", flat=True)) == [lost.metadata_id]
 
 
 def test_a_batch_is_retried_after_a_database_error_and_then_lands(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import socket
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -66,6 +67,13 @@ def start_pool() -> Iterator[Callable[..., WorkerPool]]:
     gc.collect()
 
 
+def lease() -> datetime:
+    """The lease of the only job."""
+    expires = BackgroundJob.objects.get().lease_expires_at
+    assert expires is not None
+    return expires
+
+
 def slow(steps: int, per_step: float) -> dict[str, Any]:
     return {"steps": steps, "seconds_per_step": per_step}
 
@@ -94,7 +102,10 @@ def test_a_pool_runs_dispatched_jobs_to_completion_and_shuts_down(
     assert pool.claimed_total == 10
     for external_id, name in zip(ids, names, strict=True):
         run = Metadata.objects.get(work_queue__external_id=external_id)
-        assert run.output == {"greeting": f"HELLO, {name.upper()}!", "signed_by": f"the {name} fan club"}
+        assert run.output == {
+            "greeting": f"HELLO, {name.upper()}!",
+            "signed_by": f"the {name} fan club",
+        }
         assert run.start_time is not None and run.end_time is not None
         assert run.executor == pool.service.executor
         assert run.host_name == pool.service.host.name
@@ -109,9 +120,7 @@ def test_the_pool_never_runs_more_than_its_concurrency(
     seen: list[int] = []
 
     def all_done() -> bool:
-        seen.append(
-            Metadata.objects.filter(name=SLOW, train_state=TrainState.IN_PROGRESS).count()
-        )
+        seen.append(Metadata.objects.filter(name=SLOW, train_state=TrainState.IN_PROGRESS).count())
         assert pool.runs_in_flight() <= 2
         return states(SLOW).count(TrainState.COMPLETED) == 5
 
@@ -137,9 +146,7 @@ def test_a_run_of_a_train_this_worker_does_not_have_fails_as_unknown_train(
     pool = start_pool()
     WorkQueue.objects.create(train_name="removed.in.this.deploy", input={})
     dispatch_all()
-    wait_until(
-        lambda: states("removed.in.this.deploy") == [TrainState.FAILED], what="a failed run"
-    )
+    wait_until(lambda: states("removed.in.this.deploy") == [TrainState.FAILED], what="a failed run")
     pool.shutdown()
     run = Metadata.objects.get(name="removed.in.this.deploy")
     assert run.failure_exception == "UnknownTrain"
@@ -166,11 +173,8 @@ def test_the_heartbeat_renews_the_leases_of_running_jobs(
     trax.enqueue(SLOW, slow(400, 0.05))
     dispatch_all()
     wait_until(lambda: BackgroundJob.objects.filter(claimed_by=WORKER).exists(), what="a claim")
-    first = BackgroundJob.objects.get().lease_expires_at
-    assert first is not None
-    wait_until(
-        lambda: BackgroundJob.objects.get().lease_expires_at > first, what="a renewed lease"
-    )
+    first = lease()
+    wait_until(lambda: lease() > first, what="a renewed lease")
     wait_until(
         lambda: Worker.objects.get(worker_id=WORKER).runs_in_flight == 1, what="runs in flight"
     )

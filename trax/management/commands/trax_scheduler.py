@@ -12,7 +12,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trax.conf import get_settings
-from trax.dispatch.config import DispatcherConfig
 from trax.dispatch.service import DispatcherService
 from trax.management.arguments import positive_int, positive_seconds, process_name
 from trax.management.commands.trax_worker import build_worker_pool
@@ -77,7 +76,7 @@ class Command(BaseCommand):
         dispatcher = DispatcherService(
             polling_interval=conf.DISPATCHER_POLLING_INTERVAL_SECONDS,
             is_leader=lambda: manager.is_leader,
-            config=DispatcherConfig.from_settings(conf),
+            config=None,  # read per cycle, so runtime settings apply at once
             using=using,
         )
         if options["once"]:
