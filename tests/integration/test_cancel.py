@@ -29,9 +29,13 @@ SETTINGS = {"CANCEL_CHECK_INTERVAL_SECONDS": 10}
 def test_a_running_async_job_is_cancelled_from_another_process_within_a_second(
     children: Children, work_dir: Path
 ) -> None:
-    worker = children.worker("--concurrency", "2", settings=SETTINGS)
     trax.enqueue("it.async_sleep", work(work_dir, "nap", seconds=30))
-    assert dispatch_now() == 1
+    trax.enqueue("it.record", work(work_dir, "never"))
+    assert dispatch_now() == 2
+    # A run cancelled while pending is never started: the claim drops its job.
+    (never,) = Metadata.objects.filter(name="it.record")
+    assert trax.cancel_run(never.pk) == 1
+    worker = children.worker("--concurrency", "2", settings=SETTINGS)
     wait_until_worker_ready(worker)
     (start,) = wait_for(lambda: starts_of(work_dir, "nap"), "the run to start")
     assert start.pid == worker.pid
@@ -52,4 +56,7 @@ def test_a_running_async_job_is_cancelled_from_another_process_within_a_second(
     assert cancelled.cancel_reason == CancelReason.OPERATOR
     assert cancelled.cancellation_requested
     assert not BackgroundJob.objects.exists()
+    assert starts_of(work_dir, "never") == []
+    never.refresh_from_db()
+    assert (never.train_state, never.start_time) == (TrainState.CANCELLED, None)
     assert worker.alive()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -116,29 +117,20 @@ def test_a_completion_racing_the_reaper_lands_exactly_one_outcome(manifest: Mani
     assert Metadata.objects.get(id=stale.metadata_id).train_state == TrainState.COMPLETED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: background_job_reap_expired (trax/store/reaper.py) evaluates 'lease expired' "
-    "anew in each of its three statements (READ COMMITTED: a fresh snapshot per statement). "
-    "A heartbeat that renews the lease between the first UPDATE (run failed as WorkerLost) and "
-    "the final DELETE leaves the job row, with A's claim token, behind; A's completion then "
-    "'lands' (background_job_complete counts the deleted job row, not the metadata UPDATE), "
-    "and stamps manifest.last_successful_run although the run is recorded as failed",
-)
 def test_a_heartbeat_between_the_reapers_statements_cannot_resurrect_a_reaped_claim(
     manifest: Manifest,
 ) -> None:
     stale = claim(A)
     expire_lease(stale)
 
+    beats: list[threading.Thread] = []
+
     def heartbeat_after_the_first_update(execute: Any, sql: str, *args: Any) -> Any:
         result = execute(sql, *args)
         if "'WorkerLost'" in sql:  # the reaper's first statement just failed the run
-            thread = threading.Thread(target=beat_from_worker_a)
-            thread.start()
-            thread.join(10)
-            assert not thread.is_alive(), "the heartbeat blocked on the reaper's transaction"
+            beats.append(threading.Thread(target=beat_from_worker_a))
+            beats[0].start()
+            beats[0].join(2)  # a reaper that locks the job rows makes it wait: fine too
         return result
 
     def beat_from_worker_a() -> None:
@@ -149,6 +141,7 @@ def test_a_heartbeat_between_the_reapers_statements_cannot_resurrect_a_reaped_cl
 
     with connections[USING].execute_wrapper(heartbeat_after_the_first_update):
         report = background_job_reap_expired(using=USING)
+    beats[0].join(10)
     assert report.failed == 1
     lost = Metadata.objects.get(id=stale.metadata_id)
     assert (lost.train_state, lost.failure_exception) == (TrainState.FAILED, "WorkerLost")
@@ -159,33 +152,75 @@ def test_a_heartbeat_between_the_reapers_statements_cannot_resurrect_a_reaped_cl
     assert not BackgroundJob.objects.filter(claimed_by=A).exists()
 
 
+DELETE_SQL_PREFIX = "DELETE FROM trax_background_job WHERE (metadata_id, claim_token) IN"
+
+
+def completion_lock_order(batch: list[ClaimedRun]) -> list[int]:
+    """The order in which background_job_complete's DELETE visits (and locks) the batch's job
+    rows: its own statement, run in a transaction that is rolled back (RETURNING keeps the
+    order the rows were processed in)."""
+    pairs = ", ".join(["(%s, %s::uuid)"] * len(batch))
+    params = [value for run in batch for value in (run.metadata_id, run.claim_token)]
+    with transaction.atomic(using=USING), connections[USING].cursor() as cursor:
+        Metadata.objects.using(USING).filter(id__in=[r.metadata_id for r in batch]).update(
+            train_state=TrainState.COMPLETED
+        )
+        cursor.execute(
+            f"{DELETE_SQL_PREFIX} (VALUES {pairs}) AND metadata_id IN (SELECT id FROM "
+            "trax_metadata WHERE id = trax_background_job.metadata_id AND train_state <> "
+            "'in_progress') RETURNING metadata_id",
+            params,
+        )
+        order = [row[0] for row in cursor.fetchall()]
+        transaction.set_rollback(True, using=USING)
+    return order
+
+
+def heartbeat_lock_order() -> list[int]:
+    """The heartbeat's UPDATE scans the table: it locks rows in physical (ctid) order."""
+    with connections[USING].cursor() as cursor:
+        cursor.execute(
+            "SELECT metadata_id FROM trax_background_job WHERE claimed_by = %s ORDER BY ctid", [A]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def deadlocking_plan(runs: list[ClaimedRun]) -> tuple[list[ClaimedRun], int]:
+    """A batch and a row X such that: another transaction holds X; the heartbeat locks its
+    rows up to X and queues on it first; the completion locks its rows up to X (or up to one
+    the heartbeat holds) and waits; when X is freed the heartbeat takes it and then needs a row
+    the completion holds, which waits for one the heartbeat holds: a cycle."""
+    beat = heartbeat_lock_order()
+    for size in range(len(runs), 1, -1):
+        for batch in combinations(runs, size):
+            order = completion_lock_order(list(batch))
+            for x in order:
+                held_by_beat = set(beat[: beat.index(x)])
+                held_by_batch = set()
+                for row in order:
+                    if row == x or row in held_by_beat:
+                        break
+                    held_by_batch.add(row)
+                if held_by_batch & set(beat[beat.index(x) + 1 :]):
+                    return list(batch), x
+    raise RuntimeError("no interleaving of these rows can deadlock: the test's premise is gone")
+
+
 def test_a_heartbeat_and_a_completion_batch_of_the_same_worker_do_not_deadlock() -> None:
     """The heartbeat renews all of a worker's job rows while its completer deletes a batch of
-    them; both lock those rows, so they must lock them in one order."""
-    ids = trax.enqueue_many(
-        "it.record", [{"key": f"d{n}", "dir": "/nonexistent"} for n in range(3)]
+    them, and something else (a claim, the reaper) briefly holds one of those rows."""
+    trax.enqueue_many("it.record", [{"key": f"d{n}", "dir": "/nowhere"} for n in range(4)])
+    assert dispatch_now() == 4
+    runs = background_job_claim(
+        worker_id=A,
+        limit=4,
+        lease_seconds=30,
+        host=detect_host(),
+        executor=detect_executor(),
+        using=USING,
     )
-    assert len(ids) == 3 and dispatch_now() == 3
-    runs = sorted(
-        background_job_claim(
-            worker_id=A,
-            limit=3,
-            lease_seconds=30,
-            host=detect_host(),
-            executor=detect_executor(),
-            using=USING,
-        ),
-        key=lambda run: run.metadata_id,
-    )
-    first, middle, last = runs
+    batch, contested = deadlocking_plan(runs)
     errors: list[BaseException] = []
-    with connections[USING].cursor() as cursor:
-        cursor.execute("EXPLAIN DELETE FROM trax_background_job WHERE (metadata_id, claim_token) IN "
-        "(VALUES (3, %s::uuid), (2, %s::uuid), (1, %s::uuid)) AND metadata_id IN (SELECT id FROM trax_metadata "
-        "WHERE id = trax_background_job.metadata_id AND train_state <> 'in_progress') RETURNING metadata_id", [first.claim_token]*3)
-        print("\n".join(r[0] for r in cursor.fetchall()))
-        cursor.execute("EXPLAIN UPDATE trax_background_job SET lease_expires_at = now() WHERE claimed_by = 'x'")
-        print("\n".join(r[0] for r in cursor.fetchall()))
 
     def in_thread(action: Any) -> threading.Thread:
         def target() -> None:
@@ -200,7 +235,7 @@ def test_a_heartbeat_and_a_completion_batch_of_the_same_worker_do_not_deadlock()
         thread.start()
         return thread
 
-    def waiting_on_locks() -> int:
+    def waiting_on_job_rows() -> int:
         with connections[USING].cursor() as cursor:  # outside the test's transaction
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
@@ -210,17 +245,24 @@ def test_a_heartbeat_and_a_completion_batch_of_the_same_worker_do_not_deadlock()
             return cursor.fetchone()[0]
 
     with transaction.atomic(using="default"):
-        # Something else (a claim, the reaper) holds the middle row for a moment.
-        BackgroundJob.objects.select_for_update().get(metadata_id=middle.metadata_id)
+        BackgroundJob.objects.select_for_update().get(metadata_id=contested)
         beat = in_thread(
-            lambda: worker_heartbeat(worker_id=A, runs_in_flight=3, lease_seconds=30, using=USING)
+            lambda: worker_heartbeat(worker_id=A, runs_in_flight=4, lease_seconds=30, using=USING)
         )
-        wait_for(lambda: waiting_on_locks() == 1, "the heartbeat to wait for the middle row")
-        done = [completed(run, A) for run in (last, middle, first)]  # in finishing order
-        batch = in_thread(lambda: background_job_complete(done, using=USING))
-        wait_for(lambda: waiting_on_locks() == 2, "the completion to wait too")
+        # (Waits that end early too when a thread does not wait at all: a fix may lock less.)
+        wait_for(
+            lambda: waiting_on_job_rows() >= 1 or not beat.is_alive(),
+            "the heartbeat to queue on the held row",
+        )
+        done = [completed(run, A) for run in batch]
+        complete = in_thread(lambda: background_job_complete(done, using=USING))
+        wait_for(
+            lambda: waiting_on_job_rows() >= 2 or not (beat.is_alive() and complete.is_alive()),
+            "the completion to wait too",
+        )
     beat.join(10)
-    batch.join(10)
+    complete.join(10)
 
     assert errors == []
-    assert Metadata.objects.filter(train_state=TrainState.COMPLETED).count() == 3
+    completed_runs = Metadata.objects.filter(train_state=TrainState.COMPLETED)
+    assert completed_runs.count() == len(batch)

@@ -120,15 +120,6 @@ def test_a_second_signal_exits_at_once(children: Children, work_dir: Path) -> No
     assert Metadata.objects.get(id=run_id).train_state == TrainState.IN_PROGRESS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a worker whose run ignores its token past the grace period says it is exiting "
-    "(exit 1) but never exits: sys.exit waits in concurrent.futures' _python_exit for the "
-    "non-daemon run thread (pool.py shutdown: executor.shutdown(wait=False) does not stop it), "
-    "and once that run ends, its finisher blocks forever in BatchCompleter.complete "
-    "(completer.py: landed.result() without a timeout) because shutdown already stopped the "
-    "completer thread",
-)
 def test_a_run_deaf_to_its_token_is_left_to_the_reaper_and_the_worker_exits_1(
     children: Children, work_dir: Path
 ) -> None:
@@ -136,8 +127,8 @@ def test_a_run_deaf_to_its_token_is_left_to_the_reaper_and_the_worker_exits_1(
 
     worker.send(signal.SIGTERM)
     # Grace (1 s), then the cancelled runs get max(grace, 5 s) to stop, then the worker gives up.
-    worker.wait_output("1 run(s) did not stop", limit=12)
-    assert worker.wait_exit(3) == 1
+    assert worker.wait_exit(1 + 5 + 3) == 1
+    assert "1 run(s) did not stop" in worker.output()
 
     assert Metadata.objects.get(id=run_id).train_state == TrainState.IN_PROGRESS
     wait_for(

@@ -13,7 +13,9 @@ from django.utils import timezone
 
 import trax
 from tests.integration.conftest import (
+    START_LIMIT,
     Children,
+    dispatch_now,
     release,
     starts_of,
     wait_for,
@@ -21,8 +23,18 @@ from tests.integration.conftest import (
     wait_until_worker_ready,
     work,
 )
-from trax.models import BackgroundJob, DeadLetter, Manifest, Metadata, TrainState, WorkQueue
+from trax.models import (
+    BackgroundJob,
+    DeadLetter,
+    Manifest,
+    Metadata,
+    TrainState,
+    Worker,
+    WorkQueue,
+)
+from trax.store import database_now
 from trax.store.reaper import WORKER_LOST_REASON
+from trax.workers.identity import WorkerNameInUse, recover_named_worker, worker_id_for
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -94,3 +106,35 @@ def test_a_killed_workers_run_fails_as_worker_lost_and_is_retried_to_success(
     assert not DeadLetter.objects.exists()
     assert scheduler.alive() and survivor.alive()
     assert doomed.popen.returncode == -signal.SIGKILL
+
+
+def test_a_named_worker_restarted_after_a_crash_recovers_its_runs_at_once(
+    children: Children, work_dir: Path
+) -> None:
+    """No scheduler runs here, so no reaper: the restarted ``--name`` itself takes back its
+    previous life's run; while that life was alive, the name was refused."""
+    first = children.worker("--concurrency", "1", "--name", "it-named", name="first-life")
+    trax.enqueue("it.block", work(work_dir, "named"))
+    assert dispatch_now() == 1
+    wait_until_worker_ready(first)
+    (start,) = wait_for(lambda: starts_of(work_dir, "named"), "the run to start")
+    with pytest.raises(WorkerNameInUse, match="is alive"):  # what trax_worker --name checks
+        recover_named_worker(worker_id_for("it-named"), lease_seconds=1, using="trax")
+    assert Metadata.objects.get(id=start.run_id).train_state == TrainState.IN_PROGRESS
+
+    first.kill()
+    row = Worker.objects.get(pid=first.pid)
+    wait_for(
+        lambda: Worker.objects.filter(
+            pk=row.pk, last_heartbeat_at__lt=database_now() - timedelta(seconds=1)
+        ).exists(),
+        "the first life's heartbeat to go stale (one lease)",
+    )
+    second = children.worker("--concurrency", "1", "--name", "it-named", name="second-life")
+    second.wait_output("1 run(s) failed as WorkerLost", limit=START_LIMIT)
+
+    lost = Metadata.objects.get(id=start.run_id)
+    assert (lost.train_state, lost.failure_exception) == (TrainState.FAILED, "WorkerLost")
+    assert not BackgroundJob.objects.exists()
+    wait_until_worker_ready(second)
+    assert Worker.objects.get(worker_id=row.worker_id).pid == second.pid

@@ -40,44 +40,47 @@ def background_job_complete(completions: Sequence[Completion], *, using: str) ->
     token = (lambda t: t) if connection.vendor == "postgresql" else (lambda t: t.hex)
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        rows = [
-            (
-                c.outcome.state,
-                json.dumps(c.outcome.output) if c.outcome.output is not None else None,
-                c.outcome.failure_junction,
-                c.outcome.failure_exception,
-                c.outcome.failure_reason,
-                c.outcome.stack_trace,
-                c.outcome.cancel_reason,
-                c.metadata_id,
-                c.metadata_id,
-                token(c.claim_token),
+        # Take back our claims first: locking the job rows (id order, like the heartbeat and
+        # the reaper) and deleting them proves each claim still held; a run whose claim was
+        # reaped or passed on is left as its new owner sets it.
+        pairs = ", ".join(["(%s, %s)"] * len(completions))
+        values = [v for c in completions for v in (c.metadata_id, token(c.claim_token))]
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT id FROM trax_background_job WHERE (metadata_id, claim_token) IN "
+                f"(VALUES {pairs}) ORDER BY id FOR UPDATE",
+                values,
             )
-            for c in completions
-        ]
-        # Guarded by state and by the claim: zero rows means someone else owns the run now.
+        cursor.execute(
+            "DELETE FROM trax_background_job WHERE (metadata_id, claim_token) IN "
+            f"(VALUES {pairs}) RETURNING metadata_id",
+            values,
+        )
+        landed = {row[0] for row in cursor.fetchall()}
+        mine = [c for c in completions if c.metadata_id in landed]
+        if not mine:
+            return landed
         cursor.executemany(
             f"UPDATE trax_metadata SET train_state = %s, end_time = {now}, "
             f"output = %s{json_cast}, failure_junction = %s, failure_exception = %s, "
             "failure_reason = %s, stack_trace = %s, "
             "cancel_reason = CASE WHEN cancel_reason = '' THEN %s ELSE cancel_reason END, "
             "currently_running_junction = '', junction_started_at = NULL "
-            "WHERE id = %s AND train_state = 'in_progress' AND EXISTS ("
-            "SELECT 1 FROM trax_background_job job WHERE job.metadata_id = %s "
-            "AND job.claim_token = %s)",
-            rows,
+            "WHERE id = %s AND train_state = 'in_progress'",
+            [
+                (
+                    c.outcome.state,
+                    json.dumps(c.outcome.output) if c.outcome.output is not None else None,
+                    c.outcome.failure_junction,
+                    c.outcome.failure_exception,
+                    c.outcome.failure_reason,
+                    c.outcome.stack_trace,
+                    c.outcome.cancel_reason,
+                    c.metadata_id,
+                )
+                for c in mine
+            ],
         )
-        # The claim held iff our job row is still there; delete it and learn which landed.
-        pairs = ", ".join(["(%s, %s)"] * len(completions))
-        cursor.execute(
-            "DELETE FROM trax_background_job WHERE (metadata_id, claim_token) IN "
-            f"(VALUES {pairs}) AND metadata_id IN (SELECT id FROM trax_metadata "
-            "WHERE id = trax_background_job.metadata_id AND train_state <> 'in_progress') "
-            "RETURNING metadata_id",
-            [value for c in completions for value in (c.metadata_id, token(c.claim_token))],
-        )
-        landed = {row[0] for row in cursor.fetchall()}
-        mine = [c for c in completions if c.metadata_id in landed]
         succeeded = [
             (c.metadata_id, c.manifest_id)
             for c in mine

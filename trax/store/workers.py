@@ -38,8 +38,9 @@ def worker_register(
 def worker_heartbeat(
     *, worker_id: str, runs_in_flight: int, lease_seconds: float, using: str
 ) -> int:
-    """Stamp the process row and renew the leases of all its claims, in one transaction.
-    Returns how many claims were renewed."""
+    """Stamp the process row and renew the leases of its claims that are still live, in one
+    transaction, locking them in id order (as completions and the reaper do, so they never
+    deadlock). An expired claim is not revived: the reaper owns it. Returns claims renewed."""
     connection = connections[using]
     lease = lease_seconds if connection.vendor == "postgresql" else str(lease_seconds)
     with transaction.atomic(using=using), connection.cursor() as cursor:
@@ -48,9 +49,12 @@ def worker_heartbeat(
             "runs_in_flight = %s WHERE worker_id = %s",
             [runs_in_flight, worker_id],
         )
+        now = database_now_sql(connection.vendor)
+        lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
         cursor.execute(
             f"UPDATE trax_background_job SET lease_expires_at = {_lease_sql(connection.vendor)} "
-            "WHERE claimed_by = %s",
+            "WHERE id IN (SELECT id FROM trax_background_job WHERE claimed_by = %s "
+            f"AND lease_expires_at >= {now}{lock})",
             [lease, worker_id],
         )
         return cursor.rowcount

@@ -32,6 +32,7 @@ class BatchCompleter:
         self.batch_size = batch_size
         self.give_up_after = give_up_after
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trax-completer", daemon=True)
 
     def start(self) -> None:
@@ -40,6 +41,13 @@ class BatchCompleter:
     def complete(self, completion: Completion) -> bool:
         """Record ``completion`` with the next batch and wait until it is written; False when
         the run's claim was lost (another process owns its outcome)."""
+        if self._closed.is_set():
+            logger.warning(
+                "run %s finished after its worker stopped; its lease will expire and the reaper "
+                "will fail it as WorkerLost",
+                completion.metadata_id,
+            )
+            return False
         pending = _Pending(completion, Future())
         self._queue.put(pending)
         return pending.landed.result()
@@ -68,6 +76,14 @@ class BatchCompleter:
                     batch.append(item)
                 self._write(batch)
         finally:
+            self._closed.set()
+            while True:  # whoever queued after the stop is told at once, never left waiting
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item.landed.set_result(False)
             connections.close_all()
 
     def _write(self, batch: list[_Pending]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +85,13 @@ class WorkerPool:
         self._slot_freed = threading.Condition(self._lock)
         self.stop_claiming = threading.Event()
         self.stopping = threading.Event()
-        self._executor = ThreadPoolExecutor(
-            max_workers=config.concurrency, thread_name_prefix="trax-run"
-        )
+        # Daemon threads: a run that ignores its token past the grace period must not keep
+        # the process from exiting (its lease expires and the reaper takes it back).
+        self._runs: queue.Queue[tuple[ClaimedRun, CancellationToken] | None] = queue.Queue()
+        self._run_threads = [
+            threading.Thread(target=self._run_thread, name=f"trax-run-{i}", daemon=True)
+            for i in range(config.concurrency)
+        ]
         self.completer = BatchCompleter(
             using=config.using,
             batch_size=config.completion_batch_size,
@@ -135,6 +139,8 @@ class WorkerPool:
             concurrency=config.concurrency,
             using=config.using,
         )
+        for thread in self._run_threads:
+            thread.start()
         self.completer.start()
         self.heartbeat.start()
         self.watcher.start()
@@ -174,7 +180,8 @@ class WorkerPool:
         with self._slot_freed:
             self._slot_freed.wait_for(lambda: not self._in_flight, timeout=max(grace, 5.0))
             still = len(self._in_flight)
-        self._executor.shutdown(wait=still == 0, cancel_futures=True)
+        for _ in self._run_threads:
+            self._runs.put(None)
         self.stopping.set()
         self.watcher.join(5)
         self.heartbeat.join(5)
@@ -253,7 +260,14 @@ class WorkerPool:
         token = CancellationToken()
         with self._lock:
             self._in_flight[run.metadata_id] = (run, token)
-        self._executor.submit(self._execute, run, token)
+        self._runs.put((run, token))
+
+    def _run_thread(self) -> None:
+        try:
+            while (item := self._runs.get()) is not None:
+                self._execute(*item)
+        finally:
+            connections.close_all()
 
     def _execute(self, run: ClaimedRun, token: CancellationToken) -> None:
         try:

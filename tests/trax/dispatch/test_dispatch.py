@@ -203,7 +203,7 @@ def test_run_dispatcher_cycle_end_to_end_reports_what_it_did() -> None:
     )
 
     assert report == DispatchReport(
-        candidates=4, dispatched=3, failed_submissions=0, global_cap_reached=True
+        candidates=4, dispatched=3, failed_submissions=0, global_cap_reached=True, full_batch=False
     )
     assert Metadata.objects.filter(train_state=TrainState.PENDING).count() == 3
     assert BackgroundJob.objects.count() == 3
@@ -215,7 +215,7 @@ def test_run_dispatcher_cycle_end_to_end_reports_what_it_did() -> None:
         timezone.now(), config=DispatcherConfig(max_active_jobs=3), using="default"
     )
     assert again == DispatchReport(
-        candidates=1, dispatched=0, failed_submissions=0, global_cap_reached=True
+        candidates=1, dispatched=0, failed_submissions=0, global_cap_reached=True, full_batch=False
     )
 
 
@@ -225,8 +225,9 @@ def test_run_dispatcher_cycle_reads_its_configuration_from_settings(settings: An
 
     report = run_dispatcher_cycle(using="default")
 
+    # A full batch of candidates tells the service more may be waiting.
     assert report == DispatchReport(
-        candidates=5, dispatched=2, failed_submissions=0, global_cap_reached=True
+        candidates=5, dispatched=2, failed_submissions=0, global_cap_reached=True, full_batch=True
     )
 
 

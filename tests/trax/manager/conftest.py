@@ -170,6 +170,6 @@ def dispatch(entry: WorkQueue) -> WorkQueue:
 def fresh_run_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default RunService is built on first use and caches the run-records alias; build it
     anew for this test so it follows the atomic test's ``default`` alias."""
-    from trax.effects import service
+    from trax.effects.service import reset_default_service
 
-    monkeypatch.setattr(service, "_default", None)
+    reset_default_service()

@@ -87,7 +87,7 @@ def test_many_threads_completing_at_once_share_transactions(
     told = complete_from_threads(completer, completions)
 
     assert sum(calls) == len(runs)
-    assert len(calls) == 2  # two transactions for eight completions
+    assert len(calls) <= 2  # one or two transactions for eight completions
     assert told == {r.metadata_id: r is not lost for r in runs}
     states = dict(Metadata.objects.values_list("id", "train_state"))
     assert states[lost.metadata_id] == TrainState.IN_PROGRESS
