@@ -238,6 +238,9 @@ def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
     if setting == "TRAX":
         _cached = None
         forget_runtime_settings()
+        from trax.dispatch.steps.dispatch import set_router
+
+        set_router(None)
         from trax.effects.service import reset_default_service
 
         reset_default_service()

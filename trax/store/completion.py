@@ -56,6 +56,17 @@ def background_job_complete(completions: Sequence[Completion], *, using: str) ->
             f"(VALUES {pairs}) RETURNING metadata_id",
             values,
         )
+        held = [row[0] for row in cursor.fetchall()]
+        if not held:
+            return set()
+        # A run someone else already finished (a backstop, say) keeps that outcome.
+        held_in = ", ".join(["%s"] * len(held))
+        lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+        cursor.execute(
+            f"SELECT id FROM trax_metadata WHERE id IN ({held_in}) "
+            f"AND train_state = 'in_progress'{lock}",
+            held,
+        )
         landed = {row[0] for row in cursor.fetchall()}
         mine = [c for c in completions if c.metadata_id in landed]
         if not mine:
@@ -96,13 +107,23 @@ def background_job_complete(completions: Sequence[Completion], *, using: str) ->
                 "WHERE id = %s",
                 [(metadata_id, False, True, manifest_id) for metadata_id, manifest_id in succeeded],
             )
-        requeues = [
-            c.requeue
+        candidates = [
+            c
             for c in mine
             if c.requeue is not None
             and c.outcome.state == TrainState.CANCELLED
             and c.outcome.cancel_reason == CancelReason.SHUTDOWN
         ]
+        requeues: list[WorkQueue] = []
+        if candidates:
+            # The stored reason decides: an operator's earlier cancel is never requeued.
+            ids_in = ", ".join(["%s"] * len(candidates))
+            cursor.execute(
+                f"SELECT id FROM trax_metadata WHERE id IN ({ids_in}) AND cancel_reason = %s",
+                [*(c.metadata_id for c in candidates), CancelReason.SHUTDOWN.value],
+            )
+            shut_down = {row[0] for row in cursor.fetchall()}
+            requeues = [c.requeue for c in candidates if c.requeue and c.metadata_id in shut_down]
         if requeues:
             WorkQueue.objects.using(using).bulk_create(requeues, ignore_conflicts=True)
         notify(CAPACITY_FREED, using=using)

@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.models.functions import Now
 
-from trax.events.channels import JOBS_READY
+from trax.events.channels import JOBS_READY, WORK_QUEUED
 from trax.events.notify import notify
 from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
 
@@ -137,4 +137,5 @@ def work_queue_fail_dispatch(
             is_explicit_trigger=True,
             status=WorkQueueStatus.QUEUED,
         ).save(using=using, force_insert=True)
+        notify(WORK_QUEUED, using=using)
     return True

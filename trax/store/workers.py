@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime
 
 from django.db import connections, transaction
@@ -36,7 +38,13 @@ def worker_register(
 
 
 def worker_heartbeat(
-    *, worker_id: str, runs_in_flight: int, lease_seconds: float, using: str
+    *,
+    worker_id: str,
+    runs_in_flight: int,
+    lease_seconds: float,
+    using: str,
+    kind: str = "worker",
+    concurrency: int = 0,
 ) -> int:
     """Stamp the process row and renew the leases of its claims that are still live, in one
     transaction, locking them in id order (as completions and the reaper do, so they never
@@ -49,6 +57,15 @@ def worker_heartbeat(
             "runs_in_flight = %s WHERE worker_id = %s",
             [runs_in_flight, worker_id],
         )
+        if cursor.rowcount == 0:  # pruned while we could not beat (an outage): show up again
+            worker_register(
+                worker_id=worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                kind=kind,
+                concurrency=concurrency,
+                using=using,
+            )
         now = database_now_sql(connection.vendor)
         lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
         cursor.execute(

@@ -24,7 +24,11 @@ class Heartbeat:
         runs_in_flight: Callable[[], int],
         using: str,
         stopping: threading.Event,
+        kind: str = "worker",
+        concurrency: int = 0,
     ) -> None:
+        self.kind = kind
+        self.concurrency = concurrency
         self.worker_id = worker_id
         self.interval = interval
         self.lease_seconds = lease_seconds
@@ -46,6 +50,8 @@ class Heartbeat:
             runs_in_flight=self.runs_in_flight(),
             lease_seconds=self.lease_seconds,
             using=self.using,
+            kind=self.kind,
+            concurrency=self.concurrency,
         )
 
     def _run(self) -> None:

@@ -104,6 +104,8 @@ class WorkerPool:
             runs_in_flight=self.runs_in_flight,
             using=config.using,
             stopping=self.stopping,
+            kind=config.kind,
+            concurrency=config.concurrency,
         )
         self.watcher = CancelWatcher(
             in_flight=self.in_flight_ids,

@@ -321,12 +321,6 @@ def test_a_class_that_is_not_a_submitter_is_refused(settings: Any) -> None:
         dispatch_all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trax/dispatch/steps/dispatch.py dispatch() groups entries by "
-    "`submitter.name` (by_submitter.setdefault(submitter.name, ...)), so two different "
-    "submitters sharing a name get one another's runs",
-)
 def test_two_submitters_with_the_same_name_each_get_their_own_trains(settings: Any) -> None:
     route(settings, SUBMITTER_ROUTES={GREET: f"{HERE}.SameNameA", SLOW: f"{HERE}.SameNameB"})
     trax.enqueue(GREET, PERSON)
@@ -338,13 +332,6 @@ def test_two_submitters_with_the_same_name_each_get_their_own_trains(settings: A
     assert SameNameB.submitted == [Metadata.objects.get(name=SLOW).pk]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trax/dispatch/steps/dispatch.py caches the submitter router in the module "
-    "global `_router` on first use and nothing drops it: trax.conf's setting_changed receiver "
-    "resets the settings and the run service but not the router, and no caller uses "
-    "set_router() (DispatcherService's docstring says it installs one; it does not)",
-)
 def test_a_changed_submitter_setting_takes_effect(settings: Any) -> None:
     trax.enqueue(GREET, PERSON)
     dispatch_all()  # builds the router from the current settings (database submitter)

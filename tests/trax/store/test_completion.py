@@ -273,14 +273,6 @@ def test_a_requeue_of_a_completion_that_did_not_land_is_not_inserted() -> None:
     assert not WorkQueue.objects.filter(status=WorkQueueStatus.QUEUED).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trax/store/completion.py background_job_complete() decides what 'landed' from "
-    "the DELETE of job rows whose run is no longer in_progress, not from the rows its guarded "
-    "UPDATE changed: a run another writer already finished (here metadata_fail_in_progress, "
-    "the stale in-progress backstop's writer) while its job row and token remain counts as "
-    "landed, and the manifest's last_successful_run is stamped from a run recorded as failed",
-)
 def test_a_completion_whose_run_was_finished_by_someone_else_does_not_land() -> None:
     m, run = claimed_manifest_run("finished-elsewhere")
     metadata_fail_in_progress(
@@ -295,13 +287,6 @@ def test_a_completion_whose_run_was_finished_by_someone_else_does_not_land() -> 
     assert landed == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trax/store/completion.py queues the shutdown requeue when the *worker's* "
-    "outcome says cancel_reason=shutdown (c.outcome.cancel_reason), although the recorded "
-    "cancel_reason it keeps is the operator's (CASE WHEN cancel_reason = '' ...): a run an "
-    "operator cancelled is recorded as operator-cancelled and yet queued again",
-)
 def test_a_run_an_operator_cancelled_is_not_requeued_by_a_racing_shutdown() -> None:
     (run,) = claimed_runs()
     metadata_request_cancel(run.metadata_id, reason=CancelReason.OPERATOR, using="default")

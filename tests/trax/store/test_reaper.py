@@ -200,15 +200,10 @@ def run_before(statement: str, action: Callable[[], None]) -> Callable[..., Any]
     return wrapper
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trax/store/reaper.py background_job_reap_expired() evaluates 'expired' with a "
-    "fresh database clock in each of its three statements (STATEMENT_TIMESTAMP() / "
-    "STRFTIME('NOW')): a lease that expires after the WorkerLost UPDATE but before the final "
-    "DELETE has its job row deleted while its run stays in_progress, so the run has no claim "
-    "left: its worker's completion cannot land and only the 60-minute backstop fails it",
-)
 def test_a_lease_expiring_during_the_reap_never_orphans_an_in_progress_run() -> None:
+    """Regression: each statement used to evaluate 'expired' with its own clock, so a lease
+    expiring between the WorkerLost UPDATE and the DELETE lost its job row while its run stayed
+    in_progress. The reaper now works from one snapshot of expired jobs."""
     (run,) = enqueue_jobs(1)
     claim("slow-to-die", lease=1.0)
     lease = BackgroundJob.objects.get(metadata=run).lease_expires_at

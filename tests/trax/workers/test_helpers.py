@@ -55,8 +55,8 @@ def register(worker: str) -> None:
 @pytest.mark.django_db
 def test_a_beat_renews_the_leases_of_its_claims_only() -> None:
     enqueue_jobs(3)
-    claim("mine", limit=2, lease=1.0)
-    claim("theirs", limit=1, lease=1.0)
+    claim("mine", limit=2, lease=5.0)
+    claim("theirs", limit=1, lease=5.0)
     register("mine")
     before = dict(BackgroundJob.objects.values_list("id", "lease_expires_at"))
     now = database_now()
@@ -72,6 +72,27 @@ def test_a_beat_renews_the_leases_of_its_claims_only() -> None:
             assert expires >= now + seconds(60) - seconds(0.01)
         else:
             assert expires == was
+
+
+@pytest.mark.django_db
+def test_a_beat_does_not_revive_an_expired_claim() -> None:
+    """Once a lease has expired the claim belongs to the reaper, even if the worker beats."""
+    live, expired = enqueue_jobs(2)
+    claim("late", limit=2, lease=30.0)
+    BackgroundJob.objects.filter(metadata=expired).update(
+        lease_expires_at=database_now() - seconds(1)
+    )
+    was = BackgroundJob.objects.get(metadata=expired).lease_expires_at
+
+    assert heartbeat("late").beat() == 1
+
+    assert BackgroundJob.objects.get(metadata=expired).lease_expires_at == was
+    from trax.store.reaper import background_job_reap_expired
+
+    assert background_job_reap_expired(using="default").failed == 1
+    expired.refresh_from_db()
+    live.refresh_from_db()
+    assert (expired.train_state, live.train_state) == (TrainState.FAILED, TrainState.IN_PROGRESS)
 
 
 @pytest.mark.django_db
@@ -92,7 +113,7 @@ def test_a_beat_stamps_the_process_row() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_heartbeat_thread_keeps_beating_until_stopped() -> None:
     enqueue_jobs(1)
-    claim("threaded", lease=2.0)
+    claim("threaded", lease=10.0)
     register("threaded")
     first = lease()
     beat = Heartbeat(
@@ -119,13 +140,6 @@ def test_the_heartbeat_thread_keeps_beating_until_stopped() -> None:
     assert not beat._thread.is_alive()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trax/store/workers.py worker_heartbeat() only UPDATEs trax_worker: a row the "
-    "reaper step pruned (silent for 3 leases, e.g. during a database outage) is never "
-    "re-created, so the live process vanishes from trax_worker and recover_named_worker() "
-    "lets a second process take its --name and fail the live process's runs as WorkerLost",
-)
 @pytest.mark.django_db
 def test_a_beat_after_the_row_was_pruned_makes_the_process_visible_again() -> None:
     register("host/survivor")

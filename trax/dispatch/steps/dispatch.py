@@ -7,6 +7,8 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.db import connections
+
 from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.capacity import Selected
 from trax.dispatch.submitters import JobSubmitter, SubmitFailure, SubmitterRouter
@@ -25,7 +27,8 @@ _router: SubmitterRouter | None = None
 
 
 def set_router(router: SubmitterRouter | None) -> None:
-    """Install the submitter router (the dispatcher service does, from settings)."""
+    """Install a submitter router (None: build it from settings on next use; settings
+    changes reset it)."""
     global _router
     _router = router
 
@@ -52,11 +55,11 @@ def dispatch(cycle: DispatchCycle, selected: Selected) -> Dispatched:
     transaction (NOTIFY on commit). Other submitters: commit the runs first, then submit, at
     most ``max_concurrent_dispatch`` at a time; a failed submission fails the run as
     ``DispatchFailed`` and requeues the entry while attempts remain."""
-    by_submitter: dict[str, tuple[JobSubmitter, list[QueuedEntry]]] = {}
+    by_submitter: dict[int, tuple[JobSubmitter, list[QueuedEntry]]] = {}
     routes = router()
     for entry in selected.entries:
         submitter = routes.for_train(entry.train_name)
-        by_submitter.setdefault(submitter.name, (submitter, []))[1].append(entry)
+        by_submitter.setdefault(id(submitter), (submitter, []))[1].append(entry)
     created = failed = 0
     for submitter, entries in by_submitter.values():
         for start in range(0, len(entries), CHUNK):
@@ -81,7 +84,9 @@ def _submit(cycle: DispatchCycle, submitter: JobSubmitter, runs: list[Dispatched
         for index, run in enumerate(runs):
             buckets[index % workers].append(run)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for result in pool.map(lambda batch: _safely(submitter, batch), buckets.values()):
+            for result in pool.map(
+                lambda batch: _on_own_thread(submitter, batch), buckets.values()
+            ):
                 failures.extend(result)
     for failure in failures:
         requeued = work_queue_fail_dispatch(
@@ -101,10 +106,16 @@ def _submit(cycle: DispatchCycle, submitter: JobSubmitter, runs: list[Dispatched
 
 
 def _safely(submitter: JobSubmitter, runs: list[DispatchedRun]) -> list[SubmitFailure]:
+    """A submitter that raises fails all its runs (the caller's transaction is left alone)."""
     try:
         return list(submitter.submit(runs))
     except Exception as error:
-        from django.db import connections
-
-        connections.close_all()
         return [SubmitFailure(run, f"{type(error).__name__}: {error}") for run in runs]
+
+
+def _on_own_thread(submitter: JobSubmitter, runs: list[DispatchedRun]) -> list[SubmitFailure]:
+    """``_safely`` on a pool thread, closing the connections it opened there."""
+    try:
+        return _safely(submitter, runs)
+    finally:
+        connections.close_all()
