@@ -163,11 +163,6 @@ class TraxSettings:
         return self._user.get(name, _SETTINGS[name].default)
 
     @property
-    def leader_lease_seconds(self) -> float:
-        """LEADER_LEASE_SECONDS, or three manager polling intervals when unset."""
-        return float(self.LEADER_LEASE_SECONDS or 3 * self.MANAGER_POLLING_INTERVAL_SECONDS)
-
-    @property
     def worker_concurrency(self) -> int:
         """WORKER_CONCURRENCY, or the CPU count when unset."""
         return self.WORKER_CONCURRENCY or os.cpu_count() or 1

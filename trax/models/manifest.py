@@ -55,6 +55,11 @@ class Manifest(models.Model):
                 condition=models.Q(is_enabled=True),
                 name="trax_manifest_due_idx",
             ),
+            models.Index(
+                fields=["depends_on"],
+                condition=models.Q(schedule_type="dependent"),
+                name="trax_manifest_dependents_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, DateTimeField, Q, Subquery, Value, When
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Case, Q, Subquery, Value, When
 
 from trax.events.channels import WORK_QUEUED
 from trax.events.notify import notify
@@ -58,19 +58,29 @@ def manifest_queue_occurrences(occurrences: Sequence[Occurrence], *, using: str)
 
 
 def manifest_advance(moves: Sequence[tuple[int, datetime | None]], *, using: str) -> int:
-    """Set ``next_run_at`` of many manifests (one UPDATE per batch of 500, one for all None)."""
-    manifests = Manifest.objects.using(using)
-    unset = [manifest_id for manifest_id, at in moves if at is None]
-    updated = manifests.filter(id__in=unset).update(next_run_at=None) if unset else 0
-    timed = [(manifest_id, at) for manifest_id, at in moves if at is not None]
-    for start in range(0, len(timed), 500):
-        batch = timed[start : start + 500]
-        updated += manifests.filter(id__in=[manifest_id for manifest_id, _ in batch]).update(
-            next_run_at=Case(
-                *[When(id=manifest_id, then=Value(at)) for manifest_id, at in batch],
-                output_field=DateTimeField(),
+    """Set ``next_run_at`` of many manifests: one statement per batch of 1,000 on PostgreSQL
+    (an ``UPDATE ... FROM (VALUES ...)``), a prepared statement per row on SQLite."""
+    if not moves:
+        return 0
+    connection = connections[using]
+    adapt = connection.ops.adapt_datetimefield_value
+    updated = 0
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.executemany(
+                "UPDATE trax_manifest SET next_run_at = %s WHERE id = %s",
+                [(adapt(at), manifest_id) for manifest_id, at in moves],
             )
-        )
+            return len(moves)
+        for start in range(0, len(moves), 1000):
+            batch = moves[start : start + 1000]
+            rows = ", ".join(["(%s, %s::timestamptz)"] * len(batch))
+            cursor.execute(
+                "UPDATE trax_manifest AS manifest SET next_run_at = moved.at "
+                f"FROM (VALUES {rows}) AS moved(id, at) WHERE manifest.id = moved.id",
+                [value for manifest_id, at in batch for value in (manifest_id, at)],
+            )
+            updated += cursor.rowcount
     return updated
 
 

@@ -140,14 +140,6 @@ def test_the_lease_is_leader_lease_seconds_but_at_least_three_intervals(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: trax_scheduler computes lease_seconds=max(conf.leader_lease_seconds, 3 * "
-    "interval), and conf.leader_lease_seconds falls back to 3 x the *setting* "
-    "MANAGER_POLLING_INTERVAL_SECONDS (5 s -> 15 s), not to 3 x --interval. So "
-    "`--interval 0.2` leads with a 15 s lease, not 0.6 s, and a killed leader is replaced "
-    "only after up to 15 s.",
-)
 def test_without_leader_lease_seconds_the_lease_is_three_of_the_given_intervals() -> None:
     assert acquired_lease_seconds("--interval", INTERVAL) == pytest.approx(0.6)
 
@@ -393,13 +385,6 @@ def test_a_stopped_leader_hands_over_at_once(
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with --interval 0.2 the command still takes a 15 s lease (3 x the setting "
-    "MANAGER_POLLING_INTERVAL_SECONDS, not 3 x --interval; see "
-    "test_without_leader_lease_seconds_the_lease_is_three_of_the_given_intervals), so a "
-    "killed leader is replaced after up to 15 s instead of within a few seconds.",
-)
 def test_a_killed_leader_is_replaced_within_a_few_seconds(
     start_scheduler: Callable[..., SchedulerProcess],
 ) -> None:

@@ -66,7 +66,8 @@ class Command(BaseCommand):
             config = ManagerServiceConfig(
                 holder=holder,
                 polling_interval_seconds=interval,
-                lease_seconds=max(conf.leader_lease_seconds, interval * 3),
+                # At least three of this process's intervals, whatever the setting says.
+                lease_seconds=max(conf.LEADER_LEASE_SECONDS or 0, interval * 3),
                 using=using,
             )
         except ValueError as error:
