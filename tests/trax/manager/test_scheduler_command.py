@@ -280,6 +280,25 @@ def test_a_signal_stops_a_running_scheduler_cleanly_and_releases_the_lease(
     child.assert_no_errors()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduler_without_workers_keeps_a_process_row_and_removes_it_on_stop(
+    start_scheduler: Callable[..., SchedulerProcess],
+) -> None:
+    from trax.models import Worker
+
+    child = start_scheduler("--interval", INTERVAL, "--name", "lonely", "--no-workers")
+    child.wait_for_stdout("no workers")
+    row = wait_for(
+        lambda: Worker.objects.filter(kind="scheduler").first(),
+        "the scheduler's process row",
+        limit=START_LIMIT_SECONDS,
+    )
+    assert row.concurrency == 0 and row.pid == child.process.pid
+    child.send(signal.SIGTERM)
+    assert child.wait() == 0, child.describe()
+    assert not Worker.objects.exists()
+
+
 def start_two(
     start_scheduler: Callable[..., SchedulerProcess], *, workers: bool
 ) -> tuple[dict[str, SchedulerProcess], str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
 import uuid
 from typing import Any
 
@@ -17,9 +18,13 @@ from trax.management.arguments import positive_int, positive_seconds, process_na
 from trax.management.commands.trax_worker import build_worker_pool
 from trax.management.signals import install_stop_signals
 from trax.manager.service import ManagerService, ManagerServiceConfig
+from trax.models import WorkerKind
 from trax.scheduling.declarations import schedules
 from trax.services import Service, Supervisor
 from trax.store import run_records_alias
+from trax.store.workers import worker_register, worker_unregister
+from trax.workers.heartbeat import Heartbeat
+from trax.workers.identity import worker_id_for
 
 
 class Command(BaseCommand):
@@ -106,6 +111,8 @@ class Command(BaseCommand):
                 kind="scheduler",
             )
             services.append(Service("workers", pool.run_forever, pool.stop))
+        else:
+            services.append(self._heartbeat_service(using, conf))
         supervisor = Supervisor(services)
         stop = install_stop_signals(lambda: None, self.stdout.write)
         self.stdout.write(
@@ -118,3 +125,33 @@ class Command(BaseCommand):
             self.stderr.write(f"Stopped because {', '.join(supervisor.failed)} died.")
             sys.exit(1)
         self.stdout.write("trax scheduler stopped.")
+
+    def _heartbeat_service(self, using: str, conf: Any) -> Service:
+        """Without local workers the scheduler still keeps its process row fresh."""
+        worker_id = worker_id_for(None)
+        stopping = threading.Event()
+        beat = Heartbeat(
+            worker_id=worker_id,
+            interval=conf.HEARTBEAT_INTERVAL_SECONDS,
+            lease_seconds=conf.LEASE_SECONDS,
+            runs_in_flight=lambda: 0,
+            using=using,
+            stopping=stopping,
+            kind=WorkerKind.SCHEDULER,
+        )
+
+        def run() -> None:
+            worker_register(
+                worker_id=worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                kind=WorkerKind.SCHEDULER,
+                concurrency=0,
+                using=using,
+            )
+            beat.start()
+            stopping.wait()
+            beat.join(5)
+            worker_unregister(worker_id, using=using)
+
+        return Service("heartbeat", run, stopping.set)
