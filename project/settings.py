@@ -1,5 +1,6 @@
 """Settings of the django-trax example project, read from the environment (django-environ)."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -123,10 +124,9 @@ TRAX = {
     "HOST_LABELS": {"project": "example"},
 }
 
-# Overrides for processes started by benchmarks and tests: a JSON dict merged into TRAX.
-import json as _json  # noqa: E402
-
-TRAX.update(_json.loads(env("TRAX_SETTINGS_JSON", default="{}")))
+# TRAX_SETTINGS_JSON: a JSON dict merged into TRAX, for processes that tests and benchmarks
+# start with their own intervals (an ops hook too).
+TRAX.update(json.loads(env("TRAX_SETTINGS_JSON", default="{}")))
 
 # Test hook: TRAX_TEST_APPS, comma-separated extra apps to install (the integration tests set
 # "tests.integration", so the `manage.py` processes they start autodiscover its `trains`
