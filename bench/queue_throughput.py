@@ -1,7 +1,9 @@
 """Benchmark: one-off no-op runs through the queue — enqueue rate, end-to-end drain, latency.
 
     .venv/bin/python bench/queue_throughput.py [--jobs 10000] [--concurrency 4,8,16]
-        [--repeat 3] [--latency-jobs 200] [--only enqueue,drain,latency] [--keep-logs]
+        [--repeat 3] [--latency-jobs 200] [--latency-concurrency 4]
+        [--only enqueue,drain,latency] [--settings '{"DISPATCH_BATCH_SIZE": 500}']
+        [--analyze] [--hold SECONDS] [--keep-logs] [--database trax_bench_queue]
 
 Against the PostgreSQL server in DATABASE_URL it creates a scratch database
 (``trax_bench_queue`` unless ``--database``), migrates it, runs, and drops it. Child processes
@@ -24,8 +26,15 @@ nothing).
    ``--latency-jobs`` sequential jobs with idle workers (enqueue one, wait until it completed,
    next), after a few warm-up jobs that are not counted.
 
-Medians over ``--repeat`` repetitions. This is a benchmark, not a test: it prints figures and
-fails only when the runs do not all complete exactly once.
+Child settings: no global cap, no junction progress, no log capture, 0.1 s fallback polling
+(NOTIFY does the waking), plus ``--settings``; every process runs with ``DEBUG=False`` (the
+example project defaults to ``DEBUG=True``, which keeps and formats every query). The tables
+are emptied and ``VACUUM ANALYZE``d before each measurement, so the planner sees empty queue
+tables, as it would for a queue that is usually empty; ``--analyze`` analyzes a backlog before
+the processes start. ``--hold`` pauses after the processes are up (to attach py-spy; pids are
+printed). Medians over ``--repeat`` repetitions. This is a benchmark, not a test: it prints
+figures and fails only when the runs do not all complete exactly once. On a machine shared
+with other work the figures move a lot: the report prints the load average.
 """
 
 from __future__ import annotations
@@ -358,6 +367,21 @@ class Drain:
     seconds: float
     first_start_ms: float  # first run's start_time after t0
     steady_rate: float  # jobs / (last end_time - first start_time)
+    claim_size: float  # runs per claim statement (runs sharing a start_time)
+    python_cpu_ms: float | None  # CPU of the dispatcher and worker processes per run
+
+
+def process_cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU of processes (all their threads), from /proc; None elsewhere."""
+    total = 0.0
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
 
 
 def busy() -> bool:
@@ -428,17 +452,23 @@ def drain_once(
         if hold:
             print(f"    pids {group.pids()}; holding {hold:g} s", flush=True)
             time.sleep(hold)
+        pids = list(group.pids().values())
         if mode == "live":
             time.sleep(0.3)  # let the first cycles settle: idle workers
+            cpu_before = process_cpu_seconds(pids)
             t0 = database_now()
             enqueue_chunks(jobs)
         else:
+            cpu_before = process_cpu_seconds(pids)
             t0 = sql("SELECT max(started_at) FROM trax_worker WHERE kind = 'worker'")[0][0]
             if hold:
                 t0 = database_now()
         wait_finished(jobs, group, timeout=max(120.0, jobs / 20))
-        first, last = sql(
-            "SELECT min(start_time), max(end_time) FROM trax_metadata WHERE name = %s", [TRAIN]
+        cpu_after = process_cpu_seconds(pids)
+        first, last, claims = sql(
+            "SELECT min(start_time), max(end_time), count(DISTINCT start_time) "
+            "FROM trax_metadata WHERE name = %s",
+            [TRAIN],
         )[0]
     verify(jobs)
     seconds = (last - t0).total_seconds()
@@ -447,6 +477,10 @@ def drain_once(
         seconds=seconds,
         first_start_ms=(first - t0).total_seconds() * 1000,
         steady_rate=jobs / (last - first).total_seconds(),
+        claim_size=jobs / max(claims, 1),
+        python_cpu_ms=None
+        if cpu_before is None or cpu_after is None
+        else (cpu_after - cpu_before) * 1000 / jobs,
     )
 
 
@@ -468,7 +502,8 @@ def bench_drain(
                 print(
                     f"  {mode:7} C={concurrency:<2}: {drain.rate:,.0f} runs/s "
                     f"({drain.seconds:.2f} s; first start +{drain.first_start_ms:.0f} ms; "
-                    f"first start to last end {drain.steady_rate:,.0f}/s)",
+                    f"first start to last end {drain.steady_rate:,.0f}/s; "
+                    f"{drain.claim_size:.1f} runs per claim)",
                     flush=True,
                 )
     empty()
@@ -591,7 +626,12 @@ def print_report(
         f"synchronous_commit={facts.get('synchronous_commit')}, "
         f"shared_buffers={facts.get('shared_buffers')}x8kB)"
     )
-    print(f"child TRAX settings: {json.dumps(settings)}")
+    print(f"child TRAX settings: {json.dumps(settings)} (DEBUG=False, LOG_LEVEL=WARNING)")
+    print(
+        "load average (1 min) at start, end: "
+        + ", ".join(f"{load:.1f}" for load in args.loads)
+        + " (anything above ~0.5 at the start is other work sharing the machine)"
+    )
     print(f"processes: 1 x trax_scheduler --no-workers, {WORKERS} x trax_worker --concurrency C")
     if enqueue:
         print(f"\n{'enqueue':<40} {'runs/s':>10} {'min':>10} {'max':>10}")
@@ -600,20 +640,33 @@ def print_report(
             print(f"{label:<40} {median(rates):>10,.0f} {min(rates):>10,.0f} {max(rates):>10,.0f}")
     if drain:
         print(
-            f"\n{'drain (end to end)':<22} {'C':>3} {'runs/s':>9} {'min':>8} {'max':>8} "
-            f"{'seconds':>8} {'1st start':>10} {'steady/s':>9}  target {TARGET_DRAIN:,.0f}/s"
+            f"\ndrain, end to end ({WORKERS} workers + dispatcher; backlog: queued first, timed "
+            "from the workers' start; live: queued in chunks while all runs)"
         )
-        print("-" * 98)
+        header = (
+            f"{'mode':<8} {'C':>3} {'runs/s':>8} {'min':>7} {'max':>7} {'seconds':>8} "
+            f"{'1st start':>10} {'steady/s':>9} {'per claim':>9} {'py CPU/run':>11}  "
+            f"target {TARGET_DRAIN:,.0f}/s"
+        )
+        print(header)
+        print("-" * len(header))
         for (mode, concurrency), runs in sorted(drain.items()):
             rates = [r.rate for r in runs]
             rate = median(rates)
-            label = "backlog (workers start)" if mode == "backlog" else "live (enqueue while up)"
+            cpus = [r.python_cpu_ms for r in runs if r.python_cpu_ms is not None]
+            cpu = f"{median(cpus):.2f} ms" if cpus else "-"
             print(
-                f"{label:<22} {concurrency:>3} {rate:>9,.0f} {min(rates):>8,.0f} "
-                f"{max(rates):>8,.0f} {median([r.seconds for r in runs]):>8.2f} "
+                f"{mode:<8} {concurrency:>3} {rate:>8,.0f} {min(rates):>7,.0f} "
+                f"{max(rates):>7,.0f} {median([r.seconds for r in runs]):>8.2f} "
                 f"{median([r.first_start_ms for r in runs]):>8.0f}ms "
-                f"{median([r.steady_rate for r in runs]):>9,.0f}  {mark(rate >= TARGET_DRAIN)}"
+                f"{median([r.steady_rate for r in runs]):>9,.0f} "
+                f"{median([r.claim_size for r in runs]):>9.1f} {cpu:>11}  "
+                f"{mark(rate >= TARGET_DRAIN)}"
             )
+        print(
+            "(1st start: first run's start after t0; steady/s: runs / (last end - first start); "
+            "per claim: runs started by one claim statement; py CPU/run: dispatcher + workers)"
+        )
     if latency:
         starts = [lat.to_start_ms for lat in latency]
         ends = [lat.to_end_ms for lat in latency]
@@ -644,6 +697,7 @@ def print_report(
 
 def main() -> None:
     args = arguments()
+    args.loads = [os.getloadavg()[0]]
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         refuse("DATABASE_URL must point at PostgreSQL")
@@ -670,6 +724,7 @@ def main() -> None:
             latency = bench_latency(
                 args.latency_jobs, args.latency_concurrency, args.repeat, env, log_dir, scratch
             )
+        args.loads.append(os.getloadavg()[0])
         print_report(args, facts, settings, enqueue, drain, latency)
     if args.keep_logs:
         print(f"\nchild logs: {log_dir}")

@@ -93,7 +93,9 @@ def test_a_stale_claim_cannot_overwrite_the_new_owners_result(manifest: Manifest
     assert background_job_complete([completed(stale, A)], using=USING) == set()
     impostor = Completion(fresh.metadata_id, stale.claim_token, completed(stale, A).outcome)
     assert background_job_complete([impostor], using=USING) == set()
-    assert worker_heartbeat(worker_id=A, runs_in_flight=1, lease_seconds=30, using=USING) == 0
+    assert not worker_heartbeat(
+        worker_id=A, in_flight=[stale.metadata_id], lease_seconds=30, using=USING
+    )
 
     assert Metadata.objects.get(id=stale.metadata_id).train_state == TrainState.FAILED
     assert Metadata.objects.get(id=stale.metadata_id).output is None
@@ -135,7 +137,16 @@ def test_a_heartbeat_between_the_reapers_statements_cannot_resurrect_a_reaped_cl
 
     def beat_from_worker_a() -> None:
         try:
-            worker_heartbeat(worker_id=A, runs_in_flight=1, lease_seconds=30, using=USING)
+            worker_heartbeat(
+                worker_id=A,
+                in_flight=list(
+                    BackgroundJob.objects.using(USING)
+                    .filter(claimed_by=A)
+                    .values_list("metadata_id", flat=True)
+                ),
+                lease_seconds=30,
+                using=USING,
+            )
         finally:
             connections.close_all()
 
@@ -220,6 +231,7 @@ def test_a_heartbeat_and_a_completion_batch_of_the_same_worker_do_not_deadlock()
         using=USING,
     )
     batch, contested = deadlocking_plan(runs)
+    held_runs = [run.metadata_id for run in runs]
     errors: list[BaseException] = []
 
     def in_thread(action: Any) -> threading.Thread:
@@ -247,7 +259,9 @@ def test_a_heartbeat_and_a_completion_batch_of_the_same_worker_do_not_deadlock()
     with transaction.atomic(using="default"):
         BackgroundJob.objects.select_for_update().get(metadata_id=contested)
         beat = in_thread(
-            lambda: worker_heartbeat(worker_id=A, runs_in_flight=4, lease_seconds=30, using=USING)
+            lambda: worker_heartbeat(
+                worker_id=A, in_flight=held_runs, lease_seconds=30, using=USING
+            )
         )
         # (Waits that end early too when a thread does not wait at all: a fix may lock less.)
         wait_for(

@@ -42,6 +42,15 @@ class ManifestGroupForm(forms.ModelForm):
     def clean_priority(self) -> int | None:
         return _check_priority(self.cleaned_data.get("priority"))
 
+    def clean_max_active_jobs(self) -> int | None:
+        value = self.cleaned_data.get("max_active_jobs")
+        if value is not None and value < 1:
+            raise ValidationError(
+                "A cap must be at least 1 (empty = no cap); 0 would never dispatch anything.",
+                code="cap_range",
+            )
+        return value
+
 
 class ManifestForm(forms.ModelForm):
     """A manifest, checked field by field and across fields (``clean``).

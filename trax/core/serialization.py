@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
@@ -28,11 +29,15 @@ def to_json(value_type: type, value: Any, *, what: str) -> Any:
     if value_type is NONE_TYPE:
         return None
     try:
-        return adapter_for(value_type).dump_python(value, mode="json", warnings="error")
+        data = adapter_for(value_type).dump_python(value, mode="json", warnings="error")
+        # Strict JSON, as PostgreSQL's jsonb stores it: no NaN or infinity, no NUL characters.
+        if "\\u0000" in json.dumps(data, allow_nan=False):
+            raise ValueError("text contains a NUL character (\\x00)")
     except (PydanticSerializationError, TypeError, ValueError) as error:
         raise SerializationError(
             f"{what} of type {type_name(type(value))} cannot be serialised as JSON: {error}"
         ) from None
+    return data
 
 
 def from_json(value_type: type, data: Any, *, what: str) -> Any:
@@ -68,4 +73,7 @@ def normalise(value_type: type, value: Any, *, what: str) -> tuple[Any, Any]:
     else:
         data = value
     validated = from_json(value_type, data, what=what)
-    return validated, to_json(value_type, validated, what=what)
+    try:
+        return validated, to_json(value_type, validated, what=what)
+    except SerializationError as error:  # NaN, NUL: valid Python, not storable JSON
+        raise InputValidationError(str(error)) from None

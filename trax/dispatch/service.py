@@ -52,17 +52,21 @@ class DispatcherService:
                 try:
                     report = self.run_once()
                     backoff = self.polling_interval
-                except DatabaseError:
+                except Exception as error:  # a bad entry or submitter must not stop dispatching
+                    kind = "database error" if isinstance(error, DatabaseError) else "error"
                     logger.warning(
-                        "database error in the dispatcher; retrying in %.1f s",
-                        backoff,
-                        exc_info=True,
+                        "%s in the dispatcher; retrying in %.1f s", kind, backoff, exc_info=True
                     )
                     connections[self.using].close()
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
-                if report is not None and report.full_batch and not report.global_cap_reached:
+                if (
+                    report is not None
+                    and report.full_batch
+                    and report.dispatched
+                    and not report.global_cap_reached
+                ):
                     continue  # more is waiting
                 self.listener.wait(self.polling_interval)
         finally:

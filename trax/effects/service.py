@@ -307,13 +307,15 @@ class RunService:
                 else:
                     result, outcome = _settle(train_class, result)
         finally:
-            effects.flush_logs()
-            if finisher is not None:
-                finisher(row_id, outcome, manifest_id)
-            else:
-                self._finish(row_id, outcome, manifest_id, guard=guard, also=on_finish)
-            local_tokens.unregister(row_id)
-            unlink()
+            try:
+                effects.flush_logs()
+                if finisher is not None:
+                    finisher(row_id, outcome, manifest_id)
+                else:
+                    self._finish(row_id, outcome, manifest_id, guard=guard, also=on_finish)
+            finally:  # even if the finish write failed: no token or callback may leak
+                local_tokens.unregister(row_id)
+                unlink()
             notify_providers(providers, "run_finished", context, outcome.state)
         if cancelled is not None:
             fire_hooks(hooks, "on_cancelled", context, cancelled.reason)

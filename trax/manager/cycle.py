@@ -109,10 +109,6 @@ class ManagerCycle(trax.Train[Cycle, CycleReport]):
     ]
 
 
-class ManagerCycleFailed(Exception):
-    """A manager cycle failed; its run record says where."""
-
-
 def run_manager_cycle(
     now: datetime | None = None,
     *,

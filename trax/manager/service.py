@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,13 +61,18 @@ class ManagerService:
         self.is_leader = False
         self.synced = False
         self.stopping = threading.Event()
+        self.lease_token = uuid.uuid4()  # this process's: a namesake elsewhere cannot renew
 
     def run_once(self) -> CycleReport | None:
         """One iteration: take or renew the lease; when leading, sync once and run a cycle.
         Returns the cycle's report, or None when another process leads."""
         using = self.config.using
         leading = leader_acquire(
-            MANAGER_LEASE, self.config.holder, lease_seconds=self.config.lease_seconds, using=using
+            MANAGER_LEASE,
+            self.config.holder,
+            lease_seconds=self.config.lease_seconds,
+            token=self.lease_token,
+            using=using,
         )
         if leading != self.is_leader:
             logger.info(
@@ -106,11 +112,10 @@ class ManagerService:
                 try:
                     self.run_once()
                     backoff = self.config.polling_interval_seconds
-                except DatabaseError:
+                except Exception as error:  # a bad row must not stop scheduling for good
+                    kind = "database error" if isinstance(error, DatabaseError) else "error"
                     logger.warning(
-                        "database error in the manager loop; retrying in %.1f s",
-                        backoff,
-                        exc_info=True,
+                        "%s in the manager loop; retrying in %.1f s", kind, backoff, exc_info=True
                     )
                     connections.close_all()
                     self.is_leader = self.synced = False

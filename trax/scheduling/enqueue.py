@@ -3,6 +3,7 @@ manifest. The returned external id is the handle of the whole lineage (retries, 
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -106,8 +107,8 @@ def _scheduled_at(
         seconds = float(delay)
     else:
         raise ScheduleError(f"delay must be seconds or a timedelta; got {delay!r}", field="delay")
-    if seconds < 0:
-        raise ScheduleError(f"delay must not be negative; got {delay!r}", field="delay")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ScheduleError(f"delay must be a finite number >= 0; got {delay!r}", field="delay")
     return timezone.now() + timedelta(seconds=seconds)
 
 

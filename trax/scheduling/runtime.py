@@ -40,6 +40,7 @@ from trax.store import (
     dead_letter_retry,
     manifest_set_enabled,
     metadata_request_cancel,
+    run_records_alias,
     work_queue_trigger,
 )
 
@@ -212,8 +213,9 @@ class Scheduler:
 
     def _cancel_runs(self, runs: Any) -> int:
         count = 0
+        alias = run_records_alias()  # like trax.cancel_run: a caller's rollback keeps the cancel
         for run_id in runs.filter(train_state__in=ACTIVE_STATES).values_list("id", flat=True):
-            result = metadata_request_cancel(run_id, reason=CancelReason.OPERATOR, using=self.using)
+            result = metadata_request_cancel(run_id, reason=CancelReason.OPERATOR, using=alias)
             local_tokens.fire(list(result.run_ids), CancelReason.OPERATOR)
             count += 1 if result.flagged else 0
         return count

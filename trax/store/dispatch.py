@@ -114,15 +114,17 @@ def work_queue_fail_dispatch(
     entry = run.entry
     attempts = entry.dispatch_attempts + 1
     with transaction.atomic(using=using):
-        Metadata.objects.using(using).filter(
-            id=run.metadata_id, train_state__in=(TrainState.PENDING, TrainState.IN_PROGRESS)
-        ).update(
-            train_state=TrainState.FAILED,
-            end_time=Now(),
-            failure_exception="DispatchFailed",
-            failure_reason=reason,
+        failed = (
+            Metadata.objects.using(using)
+            .filter(id=run.metadata_id, train_state=TrainState.PENDING)
+            .update(
+                train_state=TrainState.FAILED,
+                end_time=Now(),
+                failure_exception="DispatchFailed",
+                failure_reason=reason,
+            )
         )
-        if attempts >= max_dispatch_attempts:
+        if not failed or attempts >= max_dispatch_attempts:  # it started after all: keep it
             return False
         WorkQueue(
             train_name=entry.train_name,

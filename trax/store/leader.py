@@ -15,10 +15,18 @@ def _expiry_sql(vendor: str) -> str:
     return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', '+' || %s || ' seconds')"
 
 
-def leader_acquire(name: str, holder: str, *, lease_seconds: float, using: str = "default") -> bool:
+def leader_acquire(
+    name: str,
+    holder: str,
+    *,
+    lease_seconds: float,
+    token: uuid.UUID | None = None,
+    using: str = "default",
+) -> bool:
     """Take or renew the lease ``name`` for ``holder``: one statement that succeeds when the row
-    is new, already ours, or expired (database time). No session locks, which die silently
-    with their connection."""
+    is new, expired (database time), or ours — same holder and same ``token``, so a second
+    process started under the same name cannot share the lease. No session locks, which die
+    silently with their connection."""
     connection = connections[using]
     vendor = connection.vendor
     now = database_now_sql(vendor)
@@ -26,16 +34,17 @@ def leader_acquire(name: str, holder: str, *, lease_seconds: float, using: str =
     sql = (
         "INSERT INTO trax_leader (name, holder, token, expires_at) "
         f"VALUES (%s, %s, %s, {expiry}) "
-        "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = CASE "
-        "WHEN trax_leader.holder = excluded.holder THEN trax_leader.token ELSE excluded.token END, "
+        "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token, "
         "expires_at = excluded.expires_at "
-        f"WHERE trax_leader.holder = excluded.holder OR trax_leader.expires_at < {now} "
+        "WHERE (trax_leader.holder = excluded.holder AND trax_leader.token = excluded.token) "
+        f"OR trax_leader.expires_at < {now} "
         "RETURNING holder"
     )
-    token = uuid.uuid4().hex if vendor == "sqlite" else uuid.uuid4()
+    mine = token or uuid.uuid5(uuid.NAMESPACE_URL, holder)
+    token_value = mine.hex if vendor == "sqlite" else mine
     seconds = str(lease_seconds) if vendor == "sqlite" else lease_seconds
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute(sql, [name, holder, token, seconds])
+        cursor.execute(sql, [name, holder, token_value, seconds])
         row = cursor.fetchone()
     return row is not None and row[0] == holder
 

@@ -163,7 +163,8 @@ def metadata_mark_junction(
         cursor.execute(
             "UPDATE trax_metadata SET currently_running_junction = %s, "
             f"junction_started_at = {database_now_sql(connection.vendor)} "
-            "WHERE id = %s RETURNING cancellation_requested, cancel_reason",
+            "WHERE id = %s AND train_state = 'in_progress' "
+            "RETURNING cancellation_requested, cancel_reason",
             [junction_name, metadata_id],
         )
         row = cursor.fetchone()
@@ -229,8 +230,8 @@ def metadata_request_cancel(
             .filter(id__in=run_ids, train_state=TrainState.PENDING)
             .update(train_state=TrainState.CANCELLED, end_time=Now())
         )
-        if run_ids:
-            notify(RUN_CANCEL, ",".join(str(i) for i in run_ids), using=alias)
+        for start in range(0, len(run_ids), 500):  # NOTIFY payloads stay under 8,000 bytes
+            notify(RUN_CANCEL, ",".join(str(i) for i in run_ids[start : start + 500]), using=alias)
     return CancelRequestResult(flagged, cancelled_pending, run_ids)
 
 
@@ -283,10 +284,12 @@ def metadata_delete_finished(
     *,
     exclude_ids: Sequence[int] = (),
     batch_size: int = 1000,
+    max_batches: int = 10,
     using: str | None = None,
 ) -> int:
     """Delete finished top-level runs that ended before the cutoff, with their logs and child
-    runs, in batches; ``exclude_ids`` (runs an awaiting dead letter points at) are kept."""
+    runs, in batches (at most ``max_batches`` per call); ``exclude_ids`` (runs an awaiting dead
+    letter points at) are kept."""
     alias = using or run_records_alias()
     finished = (
         Metadata.objects.using(alias)
@@ -298,13 +301,14 @@ def metadata_delete_finished(
         .exclude(id__in=list(exclude_ids))
     )
     deleted = 0
-    while True:
+    for _ in range(max_batches):  # bounded: the rest waits for the next cycle
         batch = list(finished.values_list("id", flat=True)[:batch_size])
         if not batch:
-            return deleted
+            break
         with transaction.atomic(using=alias):
             WorkQueue.objects.using(alias).filter(
                 metadata_id__in=batch, status=WorkQueueStatus.DISPATCHED
             ).delete()
             _, counts = Metadata.objects.using(alias).filter(id__in=batch).delete()
         deleted += counts.get("trax.Metadata", 0)
+    return deleted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connections, transaction
@@ -40,22 +41,23 @@ def worker_register(
 def worker_heartbeat(
     *,
     worker_id: str,
-    runs_in_flight: int,
+    in_flight: Sequence[int],
     lease_seconds: float,
     using: str,
     kind: str = "worker",
     concurrency: int = 0,
-) -> int:
-    """Stamp the process row and renew the leases of its claims that are still live, in one
-    transaction, locking them in id order (as completions and the reaper do, so they never
-    deadlock). An expired claim is not revived: the reaper owns it. Returns claims renewed."""
+) -> set[int]:
+    """Stamp the process row and renew the leases of its in-flight runs' claims that are still
+    live, in one transaction, locking them in id order (as completions and the reaper do, so
+    they never deadlock). An expired claim is not revived: the reaper owns it. Returns the run
+    ids whose claims were renewed; an in-flight run missing from it has lost its claim."""
     connection = connections[using]
     lease = lease_seconds if connection.vendor == "postgresql" else str(lease_seconds)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE trax_worker SET last_heartbeat_at = {database_now_sql(connection.vendor)}, "
             "runs_in_flight = %s WHERE worker_id = %s",
-            [runs_in_flight, worker_id],
+            [len(in_flight), worker_id],
         )
         if cursor.rowcount == 0:  # pruned while we could not beat (an outage): show up again
             worker_register(
@@ -66,15 +68,19 @@ def worker_heartbeat(
                 concurrency=concurrency,
                 using=using,
             )
+        if not in_flight:
+            return set()
         now = database_now_sql(connection.vendor)
         lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
+        runs_in = ", ".join(["%s"] * len(in_flight))
         cursor.execute(
             f"UPDATE trax_background_job SET lease_expires_at = {_lease_sql(connection.vendor)} "
             "WHERE id IN (SELECT id FROM trax_background_job WHERE claimed_by = %s "
-            f"AND lease_expires_at >= {now}{lock})",
-            [lease, worker_id],
+            f"AND metadata_id IN ({runs_in}) AND lease_expires_at >= {now}{lock}) "
+            "RETURNING metadata_id",
+            [lease, worker_id, *in_flight],
         )
-        return cursor.rowcount
+        return {row[0] for row in cursor.fetchall()}
 
 
 def worker_unregister(worker_id: str, *, using: str) -> None:

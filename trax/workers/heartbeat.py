@@ -21,18 +21,20 @@ class Heartbeat:
         worker_id: str,
         interval: float,
         lease_seconds: float,
-        runs_in_flight: Callable[[], int],
+        in_flight: Callable[[], list[int]],
         using: str,
         stopping: threading.Event,
         kind: str = "worker",
         concurrency: int = 0,
+        on_lost: Callable[[set[int]], None] | None = None,
     ) -> None:
         self.kind = kind
         self.concurrency = concurrency
         self.worker_id = worker_id
         self.interval = interval
         self.lease_seconds = lease_seconds
-        self.runs_in_flight = runs_in_flight
+        self.in_flight = in_flight
+        self.on_lost = on_lost
         self.using = using
         self.stopping = stopping
         self._thread = threading.Thread(target=self._run, name="trax-heartbeat", daemon=True)
@@ -43,16 +45,28 @@ class Heartbeat:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def beat(self) -> int:
-        """One heartbeat; returns how many claims were renewed."""
-        return worker_heartbeat(
+    def beat(self) -> set[int]:
+        """One heartbeat; returns the runs whose claims were renewed. In-flight runs whose claim
+        is gone (reaped after a stall) are handed to ``on_lost``: they must stop, as another
+        worker may run them now."""
+        in_flight = self.in_flight()
+        renewed = worker_heartbeat(
             worker_id=self.worker_id,
-            runs_in_flight=self.runs_in_flight(),
+            in_flight=in_flight,
             lease_seconds=self.lease_seconds,
             using=self.using,
             kind=self.kind,
             concurrency=self.concurrency,
         )
+        lost = set(in_flight) - renewed - set(self._finished_since(in_flight))
+        if lost and self.on_lost is not None:
+            self.on_lost(lost)
+        return renewed
+
+    def _finished_since(self, ids: list[int]) -> list[int]:
+        """Runs that left flight while the beat ran (their completion removed the claim)."""
+        still = set(self.in_flight())
+        return [run_id for run_id in ids if run_id not in still]
 
     def _run(self) -> None:
         try:

@@ -101,11 +101,12 @@ class WorkerPool:
             worker_id=config.worker_id,
             interval=config.heartbeat_interval,
             lease_seconds=config.lease_seconds,
-            runs_in_flight=self.runs_in_flight,
+            in_flight=self.in_flight_ids,
             using=config.using,
             stopping=self.stopping,
             kind=config.kind,
             concurrency=config.concurrency,
+            on_lost=self._claims_lost,
         )
         self.watcher = CancelWatcher(
             in_flight=self.in_flight_ids,
@@ -258,6 +259,14 @@ class WorkerPool:
 
     # ── running ──────────────────────────────────────────────────────────────────────────────
 
+    def _claims_lost(self, run_ids: set[int]) -> None:
+        """Stop runs whose claims expired and were taken back: they are not ours any more."""
+        with self._lock:
+            tokens = [self._in_flight[i][1] for i in run_ids if i in self._in_flight]
+        logger.warning("lost the claims of runs %s; stopping them", sorted(run_ids))
+        for token in tokens:
+            token.cancel("claim lost")
+
     def _launch(self, run: ClaimedRun) -> None:
         token = CancellationToken()
         with self._lock:
@@ -318,7 +327,7 @@ class WorkerPool:
             manifest_id=entry.manifest_id,
             origin_id=entry.origin_id or entry.id,
             priority=entry.priority,
-            attempt=run.attempt + 1,
+            attempt=run.attempt,  # a shutdown is not a failure: the retry budget is untouched
             max_retries=entry.max_retries,
             is_explicit_trigger=True,
         )

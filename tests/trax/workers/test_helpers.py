@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -25,14 +26,24 @@ from trax.workers.identity import WorkerNameInUse, recover_named_worker, worker_
 from trax.workers.pool import WorkerConfig
 
 
-def heartbeat(worker: str, *, lease: float = 60.0, in_flight: int = 0) -> Heartbeat:
+def claimed_runs(worker: str) -> list[int]:
+    """The runs ``worker`` holds claims on (what its pool would have in flight)."""
+    return list(
+        BackgroundJob.objects.filter(claimed_by=worker).values_list("metadata_id", flat=True)
+    )
+
+
+def heartbeat(
+    worker: str, *, lease: float = 60.0, in_flight: list[int] | None = None, on_lost: Any = None
+) -> Heartbeat:
     return Heartbeat(
         worker_id=worker,
         interval=1.0,
         lease_seconds=lease,
-        runs_in_flight=lambda: in_flight,
+        in_flight=lambda: claimed_runs(worker) if in_flight is None else in_flight,
         using="default",
         stopping=threading.Event(),
+        on_lost=on_lost,
     )
 
 
@@ -61,9 +72,9 @@ def test_a_beat_renews_the_leases_of_its_claims_only() -> None:
     before = dict(BackgroundJob.objects.values_list("id", "lease_expires_at"))
     now = database_now()
 
-    renewed = heartbeat("mine", lease=60.0, in_flight=2).beat()
+    renewed = heartbeat("mine", lease=60.0).beat()
 
-    assert renewed == 2
+    assert len(renewed) == 2
     for job in BackgroundJob.objects.all():
         expires, was = job.lease_expires_at, before[job.pk]
         assert expires is not None and was is not None
@@ -84,7 +95,7 @@ def test_a_beat_does_not_revive_an_expired_claim() -> None:
     )
     was = BackgroundJob.objects.get(metadata=expired).lease_expires_at
 
-    assert heartbeat("late").beat() == 1
+    assert heartbeat("late").beat() == {live.pk}
 
     assert BackgroundJob.objects.get(metadata=expired).lease_expires_at == was
     from trax.store.reaper import background_job_reap_expired
@@ -103,11 +114,11 @@ def test_a_beat_stamps_the_process_row() -> None:
     )
     stamped_at = database_now()
 
-    assert heartbeat("beating", in_flight=3).beat() == 0
+    assert heartbeat("beating", in_flight=[]).beat() == set()
 
     row = Worker.objects.get(worker_id="beating")
     assert row.last_heartbeat_at >= stamped_at - seconds(0.01)
-    assert row.runs_in_flight == 3
+    assert row.runs_in_flight == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,7 +131,7 @@ def test_the_heartbeat_thread_keeps_beating_until_stopped() -> None:
         worker_id="threaded",
         interval=0.05,
         lease_seconds=30.0,
-        runs_in_flight=lambda: 1,
+        in_flight=lambda: claimed_runs("threaded"),
         using="default",
         stopping=threading.Event(),
     )
@@ -147,12 +158,25 @@ def test_a_beat_after_the_row_was_pruned_makes_the_process_visible_again() -> No
     (run,) = enqueue_jobs(1)
     claim("host/survivor")  # back to work after the outage
 
-    heartbeat("host/survivor", in_flight=1).beat()
+    heartbeat("host/survivor").beat()
 
     with pytest.raises(WorkerNameInUse):
         recover_named_worker("host/survivor", lease_seconds=30, using="default")
     run.refresh_from_db()
     assert run.train_state == TrainState.IN_PROGRESS
+
+
+@pytest.mark.django_db
+def test_a_beat_hands_runs_whose_claims_were_reaped_to_on_lost() -> None:
+    kept, reaped = enqueue_jobs(2)
+    claim("stalled", limit=2, lease=30.0)
+    BackgroundJob.objects.filter(metadata=reaped).delete()  # the reaper took it back
+    lost: list[set[int]] = []
+
+    renewed = heartbeat("stalled", in_flight=[kept.pk, reaped.pk], on_lost=lost.append).beat()
+
+    assert renewed == {kept.pk}
+    assert lost == [{reaped.pk}]
 
 
 # ── cancel watcher ──────────────────────────────────────────────────────────────────────────

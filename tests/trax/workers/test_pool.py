@@ -236,17 +236,18 @@ def test_shutdown_past_the_grace_period_cancels_and_queues_a_new_attempt(
     assert run.cancel_reason == CancelReason.SHUTDOWN
     again = WorkQueue.objects.get(status=WorkQueueStatus.QUEUED)
     assert again.origin_id == first.pk
-    assert again.attempt == first.attempt + 1 == 2
+    # A shutdown is not a failure: the new run keeps the attempt number, and so the budget.
+    assert again.attempt == first.attempt == 1
     assert (again.train_name, again.input, again.priority) == (SLOW, first.input, 4)
     assert again.max_retries == 2
     assert again.external_id != first.external_id
     assert not BackgroundJob.objects.exists()
     assert not Worker.objects.filter(worker_id=WORKER).exists()
 
-    # The new attempt is dispatched like any entry, as attempt 2 of the same lineage.
+    # It is dispatched like any entry: a new run of the same lineage.
     dispatch_all()
     second = Metadata.objects.get(work_queue=again)
-    assert second.attempt == 2
+    assert second.attempt == 1 and second.pk != run.pk
     assert second.train_state == TrainState.PENDING
 
 

@@ -134,7 +134,7 @@ class Command(BaseCommand):
             worker_id=worker_id,
             interval=conf.HEARTBEAT_INTERVAL_SECONDS,
             lease_seconds=conf.LEASE_SECONDS,
-            runs_in_flight=lambda: 0,
+            in_flight=lambda: [],
             using=using,
             stopping=stopping,
             kind=WorkerKind.SCHEDULER,

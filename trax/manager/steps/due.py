@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 
 from trax.manager.context import Cycle
 from trax.manager.steps.eligibility import eligible_manifests
 from trax.models import WorkQueue
+from trax.scheduling.errors import ScheduleError
 from trax.scheduling.next_run import TIMED_TYPES, decide_occurrence
 from trax.store import Occurrence, manifest_advance, manifest_queue_occurrences
+
+logger = logging.getLogger("trax.manager")
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,16 @@ def queue_due(cycle: Cycle, rng: random.Random | None = None) -> QueuedOccurrenc
     fired: list[Occurrence] = []
     skipped = []
     for manifest in due:
-        decision = decide_occurrence(
-            manifest,
-            cycle.now,
-            default_threshold_seconds=cycle.config.misfire_threshold_seconds,
-            rng=rng,
-        )
+        try:
+            decision = decide_occurrence(
+                manifest,
+                cycle.now,
+                default_threshold_seconds=cycle.config.misfire_threshold_seconds,
+                rng=rng,
+            )
+        except ScheduleError:  # a row edited by hand into nonsense: skip it, keep the others
+            logger.exception("manifest %s has an invalid schedule; not queued", manifest)
+            continue
         if decision.fire:
             entry = WorkQueue(
                 train_name=manifest.train_name,

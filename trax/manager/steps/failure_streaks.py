@@ -47,7 +47,10 @@ def counted_failures(using: str) -> Any:
         Q(status=DeadLetterStatus.AWAITING_INTERVENTION) | Q(resolved_at__gte=OuterRef("end_time")),
         manifest_id=OuterRef("manifest_id"),
     )
-    requeued = WorkQueue.objects.using(using).filter(retry_of_id=OuterRef("pk"))
+    # The dispatcher's own requeue carries dispatch_attempts > 0; the retry step's does not.
+    requeued = WorkQueue.objects.using(using).filter(
+        retry_of_id=OuterRef("pk"), dispatch_attempts__gt=0
+    )
     return (
         Metadata.objects.using(using)
         .filter(train_state=TrainState.FAILED, manifest__isnull=False)
