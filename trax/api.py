@@ -8,13 +8,14 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import connections
+from django.db.models import Q
 
-from trax.core import CancellationToken, Result, Train, TrainCancelled, TraxError
+from trax.core import CancellationToken, Result, Train, TraxError
 from trax.effects import local_tokens
 from trax.effects.service import default_service
-from trax.models import CancelReason, Metadata
+from trax.models import CancelReason, Metadata, WorkQueue
 from trax.registry import resolve_train
-from trax.store import metadata_request_cancel, run_records_alias
+from trax.store import metadata_request_cancel, run_records_alias, work_queue_cancel_lineage
 
 
 def run_result(
@@ -68,35 +69,56 @@ def cancel_run(run: int | str | uuid.UUID, *, reason: CancelReason = CancelReaso
     """Cancel a run (by id or external id) and its child runs; returns how many were active.
 
     Pending runs become ``cancelled`` at once; running ones are flagged and stop at their next
-    junction boundary (at once if they run in this process). Finished runs are left alone.
+    junction boundary (at once if they run in this process). Finished runs are left alone. The
+    external id ``trax.enqueue`` returned works too: it cancels what of that lineage is still
+    queued and its latest run.
     """
     if reason not in CancelReason.values:
         raise ValueError(f"reason must be one of {CancelReason.values}; got {reason!r}")
-    metadata_id = _resolve_run_id(run)
-    result = metadata_request_cancel(metadata_id, reason=CancelReason(reason))
+    alias = run_records_alias()
+    metadata_id, lineage = _resolve(run, alias)
+    cancelled = work_queue_cancel_lineage(lineage, using=alias) if lineage is not None else 0
+    if metadata_id is None:
+        return cancelled
+    result = metadata_request_cancel(metadata_id, reason=CancelReason(reason), using=alias)
     local_tokens.fire(list(result.run_ids), CancelReason(reason))
-    return result.flagged
+    return result.flagged + cancelled
 
 
 class UnknownRunError(TraxError, LookupError):
     """No run has that id or external id."""
 
 
-def _resolve_run_id(run: int | str | uuid.UUID) -> int:
-    runs = Metadata.objects.using(run_records_alias())
+def _resolve(run: int | str | uuid.UUID, alias: str) -> tuple[int | None, int | None]:
+    """The run to cancel and, for a work entry's id, the lineage (origin entry id)."""
+    runs = Metadata.objects.using(alias)
     if isinstance(run, bool):
         raise UnknownRunError(f"not a run id: {run!r}")
     if isinstance(run, int):
         found = runs.filter(id=run).values_list("id", flat=True).first()
-    else:
-        try:
-            external = run if isinstance(run, uuid.UUID) else uuid.UUID(str(run))
-        except ValueError:
-            raise UnknownRunError(f"{run!r} is neither a run id nor a run external id") from None
-        found = runs.filter(external_id=external).values_list("id", flat=True).first()
-    if found is None:
-        raise UnknownRunError(f"no run has the id {run!r}")
-    return found
-
-
-__all__ = ["TrainCancelled", "UnknownRunError", "arun", "cancel_run", "run", "run_result"]
+        if found is None:
+            raise UnknownRunError(f"no run has the id {run!r}")
+        return found, None
+    try:
+        external = run if isinstance(run, uuid.UUID) else uuid.UUID(str(run))
+    except ValueError:
+        raise UnknownRunError(f"{run!r} is neither a run id nor a run external id") from None
+    found = runs.filter(external_id=external).values_list("id", flat=True).first()
+    if found is not None:
+        return found, None
+    entry = (
+        WorkQueue.objects.using(alias)
+        .filter(external_id=external)
+        .values_list("id", "origin_id")
+        .first()
+    )
+    if entry is None:
+        raise UnknownRunError(f"no run or queued work has the id {run!r}")
+    origin = entry[1] or entry[0]
+    latest = (
+        runs.filter(Q(work_queue_id=origin) | Q(work_queue__origin_id=origin))
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return latest, origin

@@ -141,12 +141,22 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
         )
         return [(title, {**options, "description": note}), *rest]
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+    def persist(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change and "is_enabled" in form.changed_data:
             obj.is_enabled_overridden = True
         before = Manifest.objects.filter(pk=obj.pk).first() if change else None
         refresh_next_run_at(before, obj, timezone.now())
-        super().save_model(request, obj, form, change)
+        if before is None:
+            obj.save()
+            return
+        # Write only what the form changed (and what follows from it): the engine's columns
+        # (last success, parent success seen) are never written back from the page's read.
+        fields = set(form.changed_data) | {"updated_at"}
+        if "is_enabled" in fields:
+            fields.add("is_enabled_overridden")
+        if obj.next_run_at != before.next_run_at:
+            fields.add("next_run_at")
+        obj.save(update_fields=sorted(fields))
 
     @admin.display(description="schedule", ordering="schedule_type")
     def schedule(self, obj: Manifest) -> str:

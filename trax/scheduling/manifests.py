@@ -98,7 +98,9 @@ def save_declarations(
     with transaction.atomic(using=using):
         existing = {
             m.external_id: m
-            for m in Manifest.objects.using(using).select_related("depends_on", "group")
+            for m in Manifest.objects.using(using)
+            .select_related("depends_on", "group")
+            .select_for_update(of=("self",))
         }
         doomed = _doomed(declarations, existing, using=using) if prune_missing else set()
         _check_graph(declarations, existing)
@@ -127,8 +129,19 @@ def save_declarations(
             manifest.declared_in_code = declared_in_code or (
                 before is not None and before.declared_in_code
             )
+            previous_next_run = manifest.next_run_at
             refresh_next_run_at(snapshot, manifest, now)
-            manifest.save(using=using)
+            if before is None:
+                manifest.save(using=using)
+            else:
+                # Only what the declaration owns: the columns the engine keeps (last success,
+                # the parent success seen, next_run_at unless recomputed) are never written
+                # back from this read, so a completion landing meanwhile is not undone.
+                fields = [*_DECLARED_FIELDS, "group", "declared_in_code", "updated_at"]
+                fields += ["is_enabled", "is_enabled_overridden"]
+                if manifest.next_run_at != previous_next_run:
+                    fields.append("next_run_at")
+                manifest.save(using=using, update_fields=fields)
             existing[declaration.external_id] = manifest
             (updated if before else created).append(declaration.external_id)
             saved.append(manifest)

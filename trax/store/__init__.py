@@ -35,7 +35,7 @@ from trax.store.metadata import (
     metadata_start,
 )
 from trax.store.work_queue import (
-    work_queue_cancel_queued,
+    work_queue_cancel_lineage,
     work_queue_insert,
     work_queue_insert_skipping_conflicts,
     work_queue_trigger,
@@ -71,7 +71,7 @@ __all__ = [
     "metadata_request_cancel",
     "metadata_start",
     "run_records_alias",
-    "work_queue_cancel_queued",
+    "work_queue_cancel_lineage",
     "work_queue_insert",
     "work_queue_insert_skipping_conflicts",
     "work_queue_trigger",

@@ -82,10 +82,11 @@ def work_queue_insert_one(entry: WorkQueue, *, using: str = "default") -> bool:
     return True
 
 
-def work_queue_cancel_queued(manifest_ids: Sequence[int], *, using: str = "default") -> int:
-    """Cancel the queued (not yet dispatched) entries of manifests."""
+def work_queue_cancel_lineage(origin_id: int, *, using: str = "default") -> int:
+    """Cancel the queued (not yet dispatched) entries of a lineage: the origin and every retry
+    or requeue of it. Guarded by status; returns how many."""
     return (
         WorkQueue.objects.using(using)
-        .filter(manifest_id__in=manifest_ids, status=WorkQueueStatus.QUEUED)
+        .filter(Q(id=origin_id) | Q(origin_id=origin_id), status=WorkQueueStatus.QUEUED)
         .update(status=WorkQueueStatus.CANCELLED)
     )

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 import trax
+from tests.trax.effects import trains as _trains  # noqa: F401  (registers tests.* trains)
 from trax.api import UnknownRunError
 from trax.models import Metadata, TrainState
 from trax.store import metadata_create, metadata_request_cancel
@@ -70,3 +71,26 @@ def test_an_unknown_reason_is_refused() -> None:
         trax.cancel_run(run.pk, reason="because")  # type: ignore[arg-type]
     run.refresh_from_db()
     assert not run.cancellation_requested
+
+
+def test_the_id_enqueue_returned_cancels_the_queued_work() -> None:
+    from trax.models import WorkQueue, WorkQueueStatus
+
+    entry_id = trax.enqueue("tests.sum_doubled", {"values": [1]})
+
+    assert trax.cancel_run(str(entry_id)) == 1
+
+    assert WorkQueue.objects.get(external_id=entry_id).status == WorkQueueStatus.CANCELLED
+
+
+def test_the_id_enqueue_returned_cancels_the_latest_run_of_its_lineage() -> None:
+    from trax.dispatch.cycle import run_dispatcher_cycle
+
+    entry_id = trax.enqueue("tests.sum_doubled", {"values": [1]})
+    run_dispatcher_cycle(using="default")
+    run = Metadata.objects.get(work_queue__external_id=entry_id)
+
+    assert trax.cancel_run(entry_id) == 1
+
+    run.refresh_from_db()
+    assert run.train_state == TrainState.CANCELLED

@@ -19,6 +19,8 @@ from trax.management.commands.trax_worker import build_worker_pool
 from trax.management.signals import install_stop_signals
 from trax.manager.service import ManagerService, ManagerServiceConfig
 from trax.models import WorkerKind
+from trax.registry import registry
+from trax.scheduling.errors import ScheduleError
 from trax.scheduling.declarations import schedules
 from trax.services import Service, Supervisor
 from trax.store import run_records_alias
@@ -77,7 +79,15 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
-        schedules.check()
+        try:  # refuse bad declarations before anything starts, not in the leader's first sync
+            schedules.check()
+            unregistered = sorted(
+                {d.train_name for d in schedules.declarations if d.train_name not in registry}
+            )
+            if unregistered:
+                raise ScheduleError(f"these trains are not registered: {', '.join(unregistered)}")
+        except ScheduleError as error:
+            raise CommandError(f"The declared schedules are invalid: {error}") from None
         manager = ManagerService(config, declarations=schedules.declarations)
         dispatcher = DispatcherService(
             polling_interval=conf.DISPATCHER_POLLING_INTERVAL_SECONDS,
