@@ -20,8 +20,8 @@ from trax.management.signals import install_stop_signals
 from trax.manager.service import ManagerService, ManagerServiceConfig
 from trax.models import WorkerKind
 from trax.registry import registry
-from trax.scheduling.errors import ScheduleError
 from trax.scheduling.declarations import schedules
+from trax.scheduling.errors import ScheduleError
 from trax.services import Service, Supervisor
 from trax.store import run_records_alias
 from trax.store.workers import worker_register, worker_unregister
