@@ -46,6 +46,7 @@ class RunLogBuffer:
         exception = ""
         if record.exc_info:
             exception = logging.Formatter().formatException(record.exc_info)
+        message, exception = message.replace("\x00", "\\x00"), exception.replace("\x00", "\\x00")
         row = Log(
             metadata_id=self.metadata_id,
             level=record.levelname,

@@ -34,7 +34,8 @@ class HostStamp:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended, as the finish transition records it."""
+    """How a run ended, as the finish transition records it. Text is made storable (a NUL in
+    an exception message would make PostgreSQL refuse the whole write)."""
 
     state: TrainState
     output: Any = None
@@ -43,6 +44,12 @@ class RunOutcome:
     failure_reason: str = ""
     stack_trace: str = ""
     cancel_reason: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("failure_junction", "failure_exception", "failure_reason", "stack_trace"):
+            value = getattr(self, name)
+            if "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", "\\x00"))
 
 
 def metadata_create(

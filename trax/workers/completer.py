@@ -7,11 +7,13 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, DataError, connections
 
+from trax.models import TrainState
 from trax.store.completion import Completion, background_job_complete
+from trax.store.metadata import RunOutcome
 
 logger = logging.getLogger("trax.workers")
 
@@ -86,11 +88,36 @@ class BatchCompleter:
                     item.landed.set_result(False)
             connections.close_all()
 
+    def _write_unstorable(self, pending: _Pending) -> set[int]:
+        completion = pending.completion
+        logger.error(
+            "the outcome of run %s cannot be stored; recording it as failed", completion.metadata_id
+        )
+        connections[self.using].close_if_unusable_or_obsolete()
+        failed = replace(
+            completion,
+            outcome=RunOutcome(
+                state=TrainState.FAILED,
+                failure_exception="UnstorableOutcome",
+                failure_reason="the run's outcome could not be written to the database",
+            ),
+            requeue=None,
+        )
+        return background_job_complete([failed], using=self.using)
+
     def _write(self, batch: list[_Pending]) -> None:
         delay, waited = 0.1, 0.0
         while True:
             try:
                 landed = background_job_complete([p.completion for p in batch], using=self.using)
+            except DataError:
+                # One bad value must not hold the batch back: write them one by one, and record
+                # a run whose outcome cannot be stored as failed with the reason.
+                if len(batch) > 1:
+                    for pending in batch:
+                        self._write([pending])
+                    return
+                landed = self._write_unstorable(batch[0])
             except DatabaseError:
                 if waited >= self.give_up_after:
                     logger.error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from django.db import connections, transaction
@@ -250,3 +251,60 @@ async def test_arun_runs_a_train_from_async_code() -> None:
             connections.close_all()  # asgiref's shared sync thread outlives the test
 
     assert await sync_to_async(states)() == [TrainState.COMPLETED]
+
+
+@dataclass
+class Measure:
+    value: float
+
+
+def nul_message(numbers: Numbers) -> Total:
+    raise ValueError("bad\x00byte")
+
+
+def not_a_number(numbers: Numbers) -> Measure:
+    return Measure(float("nan"))
+
+
+class RaisesNul(trax.Train[Numbers, Total]):
+    name = "tests.raises_nul"
+    junctions = [nul_message]
+
+
+@dataclass
+class Text:
+    text: str
+
+
+def echo(text: Text) -> Text:
+    return text
+
+
+class EchoText(trax.Train[Text, Text]):
+    name = "tests.echo_text"
+    junctions = [echo]
+
+
+class ReturnsNaN(trax.Train[Numbers, Measure]):
+    name = "tests.returns_nan"
+    junctions = [not_a_number]
+
+
+def test_a_failure_message_with_a_nul_character_is_still_recorded() -> None:
+    with pytest.raises(ValueError):
+        trax.run(RaisesNul, Numbers([1]))
+    run = Metadata.objects.get()
+    assert run.train_state == TrainState.FAILED
+    assert run.failure_reason == "bad\\x00byte"
+
+
+def test_an_output_that_is_not_strict_json_fails_the_run_with_a_clear_error() -> None:
+    with pytest.raises(SerializationError, match="not JSON compliant"):
+        trax.run(ReturnsNaN, Numbers([1]))
+    assert Metadata.objects.get().failure_exception == "SerializationError"
+
+
+def test_an_input_that_is_not_strict_json_is_refused_before_anything_is_written() -> None:
+    with pytest.raises(InputValidationError, match="NUL"):
+        trax.run(EchoText, {"text": "a\x00b"})
+    assert not Metadata.objects.exists()
