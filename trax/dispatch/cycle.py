@@ -29,6 +29,12 @@ class DispatchReport:
     failed_submissions: int
     global_cap_reached: bool
     full_batch: bool = False
+    group_cap_reached: bool = False
+
+    @property
+    def waits_for_capacity(self) -> bool:
+        """Whether work was held back by a cap (then freed capacity is worth a cycle)."""
+        return self.global_cap_reached or self.group_cap_reached
 
 
 def report(
@@ -41,6 +47,7 @@ def report(
         failed_submissions=dispatched.failed_submissions,
         global_cap_reached=selected.global_cap_reached,
         full_batch=len(queued.candidates) >= cycle.config.batch_size,
+        group_cap_reached=selected.group_cap_reached,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from django.db import DatabaseError, connections
@@ -36,6 +37,7 @@ class DispatcherService:
         self.using = using
         self.stopping = threading.Event()
         self.listener = Listener([WORK_QUEUED, CAPACITY_FREED], using=using)
+        self._held_back = True  # until a cycle says otherwise, freed capacity may matter
 
     def run_once(self) -> DispatchReport | None:
         """One cycle if leading, else None."""
@@ -51,6 +53,8 @@ class DispatcherService:
             while not self.stopping.is_set():
                 try:
                     report = self.run_once()
+                    if report is not None:
+                        self._held_back = report.waits_for_capacity
                     backoff = self.polling_interval
                 except Exception as error:  # a bad entry or submitter must not stop dispatching
                     kind = "database error" if isinstance(error, DatabaseError) else "error"
@@ -68,10 +72,23 @@ class DispatcherService:
                     and not report.global_cap_reached
                 ):
                     continue  # more is waiting
-                self.listener.wait(self.polling_interval)
+                self._wait_for_work()
         finally:
             self.listener.close()
             connections.close_all()
+
+    def _wait_for_work(self) -> None:
+        """Sleep until new work, or freed capacity when a cap held work back, or the poll."""
+        deadline = time.monotonic() + self.polling_interval
+        while not self.stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            events = self.listener.wait(remaining)
+            if any(e.channel != CAPACITY_FREED or self._held_back for e in events):
+                return
+            if not events:
+                return
 
     def stop(self) -> None:
         """Ask the loop to return after its current cycle."""

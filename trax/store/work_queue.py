@@ -17,8 +17,10 @@ from trax.models import WorkQueue, WorkQueueStatus
 def work_queue_insert(entries: Sequence[WorkQueue], *, using: str = "default") -> int:
     """Insert new entries (one statement per 500). Joins the caller's transaction on ``using``,
     so work is queued only if the caller commits."""
-    WorkQueue.objects.using(using).bulk_create(entries, batch_size=500)
-    if entries:
+    if not entries:
+        return 0
+    with transaction.atomic(using=using):  # the notify goes out with the rows, at their commit
+        WorkQueue.objects.using(using).bulk_create(entries, batch_size=500)
         notify(WORK_QUEUED, using=using)
     return len(entries)
 

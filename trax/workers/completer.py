@@ -43,16 +43,21 @@ class BatchCompleter:
     def complete(self, completion: Completion) -> bool:
         """Record ``completion`` with the next batch and wait until it is written; False when
         the run's claim was lost (another process owns its outcome)."""
+        return self.submit(completion).result()
+
+    def submit(self, completion: Completion) -> Future[bool]:
+        """Queue ``completion`` for the next batch; the future says whether it landed."""
+        landed: Future[bool] = Future()
         if self._closed.is_set():
             logger.warning(
                 "run %s finished after its worker stopped; its lease will expire and the reaper "
                 "will fail it as WorkerLost",
                 completion.metadata_id,
             )
-            return False
-        pending = _Pending(completion, Future())
-        self._queue.put(pending)
-        return pending.landed.result()
+            landed.set_result(False)
+            return landed
+        self._queue.put(_Pending(completion, landed))
+        return landed
 
     def stop(self) -> None:
         """Write what is queued, then end the thread."""

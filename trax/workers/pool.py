@@ -13,11 +13,12 @@ from typing import Any
 
 from django.db import DatabaseError, close_old_connections, connections
 
-from trax.core import CancellationToken
+from trax.core import CancellationToken, Train
 from trax.effects.service import RunService, ServiceCache
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
 from trax.models import CancelReason, WorkerKind, WorkQueue
+from trax.registry import registry
 from trax.store.claim import ClaimedRun, background_job_claim
 from trax.store.completion import Completion
 from trax.store.metadata import RunOutcome
@@ -29,6 +30,7 @@ from trax.workers.heartbeat import Heartbeat
 logger = logging.getLogger("trax.workers")
 
 MAX_BACKOFF_SECONDS = 10.0
+HOOK_NAMES = ("on_started", "on_completed", "on_failed", "on_cancelled")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class WorkerPool:
         self._fixed_service = service
         self.service = service or self._services.get()
         self._in_flight: dict[int, tuple[ClaimedRun, CancellationToken]] = {}
+        self._completing: set[int] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._slot_freed = threading.Condition(self._lock)
@@ -126,8 +129,10 @@ class WorkerPool:
             return len(self._in_flight)
 
     def in_flight_ids(self) -> list[int]:
+        """Runs this process holds claims on: running, or finished with their outcome not yet
+        written (their leases must still be renewed)."""
         with self._lock:
-            return list(self._in_flight)
+            return [*self._in_flight, *self._completing]
 
     # ── lifecycle ────────────────────────────────────────────────────────────────────────────
 
@@ -300,10 +305,15 @@ class WorkerPool:
             self._wake.set()
 
     def _finish(self, run: ClaimedRun, outcome: RunOutcome, manifest_id: int | None) -> bool:
+        """Hand the outcome to the batch completer. The run's thread is free at once (the
+        throughput comes from that) unless lifecycle hooks listen: they must fire only after
+        the outcome is written."""
         requeue = None
         if outcome.cancel_reason == CancelReason.SHUTDOWN:
             requeue = self._next_attempt(run)
-        return self.completer.complete(
+        with self._lock:
+            self._completing.add(run.metadata_id)
+        landed = self.completer.submit(
             Completion(
                 metadata_id=run.metadata_id,
                 claim_token=run.claim_token,
@@ -311,6 +321,23 @@ class WorkerPool:
                 manifest_id=manifest_id,
                 requeue=requeue,
             )
+        )
+        landed.add_done_callback(lambda _: self._completed(run.metadata_id))
+        if self._hooks_listen(run.name):
+            return landed.result()
+        return True
+
+    def _completed(self, metadata_id: int) -> None:
+        with self._lock:
+            self._completing.discard(metadata_id)
+
+    def _hooks_listen(self, train_name: str) -> bool:
+        service = self._fixed_service or self._services.get()
+        if service.options.hook_classes:
+            return True
+        train = registry.get(train_name) if train_name in registry else None
+        return train is not None and any(
+            getattr(train, hook) is not getattr(Train, hook) for hook in HOOK_NAMES
         )
 
     def _next_attempt(self, run: ClaimedRun) -> WorkQueue | None:

@@ -28,10 +28,12 @@ class Capacity:
 class Selected:
     entries: tuple[QueuedEntry, ...]
     global_cap_reached: bool
+    group_cap_reached: bool = False
 
 
 def load_capacity(cycle: DispatchCycle, queued: QueuedWork) -> Capacity:
-    """Count active runs once per cycle (reads only rows in active states)."""
+    """Count active runs once per cycle (reads only rows in active states); nothing is counted
+    when no cap applies."""
     active = (
         Metadata.objects.using(cycle.using)
         .filter(train_state__in=ACTIVE_STATES)
@@ -55,7 +57,10 @@ def load_capacity(cycle: DispatchCycle, queued: QueuedWork) -> Capacity:
                 .annotate(n=Count("id"))
                 .values_list("manifest__group_id", "n")
             )
-    return Capacity(active=active.count(), active_by_group=by_group, group_caps=caps)
+    uncapped = cycle.config.max_active_jobs is None
+    return Capacity(
+        active=0 if uncapped else active.count(), active_by_group=by_group, group_caps=caps
+    )
 
 
 def apply_limits(cycle: DispatchCycle, queued: QueuedWork, capacity: Capacity) -> Selected:
@@ -65,15 +70,17 @@ def apply_limits(cycle: DispatchCycle, queued: QueuedWork, capacity: Capacity) -
     active = capacity.active
     by_group = dict(capacity.active_by_group)
     chosen: list[QueuedEntry] = []
+    group_capped = False
     for candidate in queued.candidates:
         if cap is not None and active >= cap:
-            return Selected(tuple(chosen), global_cap_reached=True)
+            return Selected(tuple(chosen), global_cap_reached=True, group_cap_reached=group_capped)
         group = candidate.group_id
         group_cap = capacity.group_caps.get(group) if group is not None else None
         if group is not None and group_cap is not None and by_group.get(group, 0) >= group_cap:
+            group_capped = True
             continue
         chosen.append(candidate.entry)
         active += 1
         if group is not None:
             by_group[group] = by_group.get(group, 0) + 1
-    return Selected(tuple(chosen), global_cap_reached=False)
+    return Selected(tuple(chosen), global_cap_reached=False, group_cap_reached=group_capped)
