@@ -53,6 +53,8 @@ def work_queue_dispatch(
         return []
     connection = connections[using]
     by_id = {entry.id: entry for entry in entries}
+    if connection.vendor == "postgresql":
+        return _dispatch_postgresql(by_id, with_jobs=with_jobs, using=using)
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
             placeholders = ", ".join(["%s"] * len(by_id))
@@ -103,6 +105,52 @@ def work_queue_dispatch(
     return [
         DispatchedRun(run.pk, by_id[entry_id]) for run, entry_id in zip(runs, locked, strict=True)
     ]
+
+
+# One statement per batch on PostgreSQL: lock the entries still queued (id order, skipping
+# another dispatcher's), insert their runs, mark them dispatched, insert their jobs.
+_DISPATCH_POSTGRESQL = """
+WITH locked AS MATERIALIZED (
+    SELECT entry.id, entry.train_name, entry.input, entry.manifest_id, entry.attempt,
+        entry.scheduled_at, entry.priority
+    FROM unnest(%(ids)s::bigint[]) AS chosen(id)
+    JOIN trax_work_queue AS entry ON entry.id = chosen.id
+    WHERE entry.status = 'queued'
+    ORDER BY entry.id FOR UPDATE OF entry SKIP LOCKED
+), runs AS (
+    INSERT INTO trax_metadata (name, external_id, executor, train_state, created_at, input,
+        failure_junction, failure_exception, failure_reason, stack_trace, attempt,
+        scheduled_time, cancellation_requested, cancel_reason, currently_running_junction,
+        host_name, host_environment, host_instance_id, host_labels, manifest_id, work_queue_id)
+    SELECT train_name, gen_random_uuid(), '', 'pending', STATEMENT_TIMESTAMP(), input,
+        '', '', '', '', attempt, scheduled_at, false, '', '', '', '', '', '{}', manifest_id, id
+    FROM locked ORDER BY id
+    RETURNING id, work_queue_id, created_at
+), entries AS (
+    UPDATE trax_work_queue AS entry SET status = 'dispatched', metadata_id = runs.id,
+        dispatched_at = runs.created_at
+    FROM runs WHERE entry.id = runs.work_queue_id
+){jobs}
+SELECT runs.id, runs.work_queue_id FROM runs ORDER BY runs.id
+"""
+
+_JOBS_POSTGRESQL = """, jobs AS (
+    INSERT INTO trax_background_job (metadata_id, priority, created_at, attempt)
+    SELECT runs.id, entry.priority, STATEMENT_TIMESTAMP(), entry.attempt
+    FROM runs JOIN trax_work_queue AS entry ON entry.id = runs.work_queue_id
+)"""
+
+
+def _dispatch_postgresql(
+    by_id: dict[int, QueuedEntry], *, with_jobs: bool, using: str
+) -> list[DispatchedRun]:
+    sql = _DISPATCH_POSTGRESQL.replace("{jobs}", _JOBS_POSTGRESQL if with_jobs else "")
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute(sql, {"ids": list(by_id)})
+        rows = cursor.fetchall()
+        if rows and with_jobs:
+            notify(JOBS_READY, using=using)
+    return [DispatchedRun(run_id, by_id[entry_id]) for run_id, entry_id in rows]
 
 
 def work_queue_fail_dispatch(

@@ -118,8 +118,9 @@ def test_the_pool_never_runs_more_than_its_concurrency(
     seen: list[int] = []
 
     def all_done() -> bool:
-        seen.append(Metadata.objects.filter(name=SLOW, train_state=TrainState.IN_PROGRESS).count())
-        assert pool.runs_in_flight() <= 2
+        # Threads running a train (a finished run may still read in_progress in the database
+        # for the few milliseconds until its batched completion commits).
+        seen.append(pool.runs_in_flight())
         return states(SLOW).count(TrainState.COMPLETED) == 5
 
     wait_until(all_done, what="5 completed slow runs")
