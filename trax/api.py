@@ -11,11 +11,11 @@ from django.db import connections
 from django.db.models import Q
 
 from trax.core import CancellationToken, Result, Train, TraxError
-from trax.effects import local_tokens
+from trax.effects.cancel import cancel_run_tree
 from trax.effects.service import default_service
 from trax.models import CancelReason, Metadata, WorkQueue
 from trax.registry import resolve_train
-from trax.store import metadata_request_cancel, run_records_alias, work_queue_cancel_lineage
+from trax.store import run_records_alias, work_queue_cancel_lineage
 
 
 def run_result(
@@ -80,8 +80,7 @@ def cancel_run(run: int | str | uuid.UUID, *, reason: CancelReason = CancelReaso
     cancelled = work_queue_cancel_lineage(lineage, using=alias) if lineage is not None else 0
     if metadata_id is None:
         return cancelled
-    result = metadata_request_cancel(metadata_id, reason=CancelReason(reason), using=alias)
-    local_tokens.fire(list(result.run_ids), CancelReason(reason))
+    result = cancel_run_tree(metadata_id, reason=CancelReason(reason), using=alias)
     return result.flagged + cancelled
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trax.api import cancel_run
-from trax.effects import local_tokens
+from trax.effects.cancel import cancel_run_tree
 from trax.models import (
     ACTIVE_STATES,
     CancelReason,
@@ -39,7 +39,6 @@ from trax.store import (
     dead_letter_acknowledge,
     dead_letter_retry,
     manifest_set_enabled,
-    metadata_request_cancel,
     run_records_alias,
     work_queue_trigger,
 )
@@ -215,8 +214,7 @@ class Scheduler:
         count = 0
         alias = run_records_alias()  # like trax.cancel_run: a caller's rollback keeps the cancel
         for run_id in runs.filter(train_state__in=ACTIVE_STATES).values_list("id", flat=True):
-            result = metadata_request_cancel(run_id, reason=CancelReason.OPERATOR, using=alias)
-            local_tokens.fire(list(result.run_ids), CancelReason.OPERATOR)
+            result = cancel_run_tree(run_id, reason=CancelReason.OPERATOR, using=alias)
             count += 1 if result.flagged else 0
         return count
 

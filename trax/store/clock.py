@@ -20,6 +20,19 @@ def database_now_sql(vendor: str) -> str:
     return _NOW_SQL[vendor]
 
 
+def database_later_sql(vendor: str) -> str:
+    """SQL for the database's time plus a number of seconds given as the one parameter (a
+    number on PostgreSQL, a string on SQLite: see ``seconds_parameter``)."""
+    if vendor == "postgresql":
+        return "STATEMENT_TIMESTAMP() + make_interval(secs => %s)"
+    return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', '+' || %s || ' seconds')"
+
+
+def seconds_parameter(vendor: str, seconds: float) -> float | str:
+    """``seconds`` as ``database_later_sql`` takes it on ``vendor``."""
+    return seconds if vendor == "postgresql" else str(seconds)
+
+
 def database_now(using: str = "default") -> datetime:
     """The database's current time, timezone-aware UTC."""
     connection = connections[using]

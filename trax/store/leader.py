@@ -6,13 +6,7 @@ import uuid
 
 from django.db import connections, transaction
 
-from trax.store.clock import database_now_sql
-
-
-def _expiry_sql(vendor: str) -> str:
-    if vendor == "postgresql":
-        return "STATEMENT_TIMESTAMP() + make_interval(secs => %s)"
-    return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', '+' || %s || ' seconds')"
+from trax.store.clock import database_later_sql, database_now_sql, seconds_parameter
 
 
 def leader_acquire(
@@ -30,7 +24,7 @@ def leader_acquire(
     connection = connections[using]
     vendor = connection.vendor
     now = database_now_sql(vendor)
-    expiry = _expiry_sql(vendor)
+    expiry = database_later_sql(vendor)
     sql = (
         "INSERT INTO trax_leader (name, holder, token, expires_at) "
         f"VALUES (%s, %s, %s, {expiry}) "
@@ -42,7 +36,7 @@ def leader_acquire(
     )
     mine = token or uuid.uuid5(uuid.NAMESPACE_URL, holder)
     token_value = mine.hex if vendor == "sqlite" else mine
-    seconds = str(lease_seconds) if vendor == "sqlite" else lease_seconds
+    seconds = seconds_parameter(vendor, lease_seconds)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(sql, [name, holder, token_value, seconds])
         row = cursor.fetchone()

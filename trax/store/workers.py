@@ -11,13 +11,7 @@ from django.db import connections, transaction
 from django.db.models.functions import Now
 
 from trax.models import Worker
-from trax.store.clock import database_now_sql
-
-
-def _lease_sql(vendor: str) -> str:
-    if vendor == "postgresql":
-        return "STATEMENT_TIMESTAMP() + make_interval(secs => %s)"
-    return "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', '+' || %s || ' seconds')"
+from trax.store.clock import database_later_sql, database_now_sql, seconds_parameter
 
 
 def worker_register(
@@ -52,7 +46,7 @@ def worker_heartbeat(
     they never deadlock). An expired claim is not revived: the reaper owns it. Returns the run
     ids whose claims were renewed; an in-flight run missing from it has lost its claim."""
     connection = connections[using]
-    lease = lease_seconds if connection.vendor == "postgresql" else str(lease_seconds)
+    lease = seconds_parameter(connection.vendor, lease_seconds)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE trax_worker SET last_heartbeat_at = {database_now_sql(connection.vendor)}, "
@@ -73,8 +67,9 @@ def worker_heartbeat(
         now = database_now_sql(connection.vendor)
         lock = " ORDER BY id FOR UPDATE" if connection.vendor == "postgresql" else ""
         runs_in = ", ".join(["%s"] * len(in_flight))
+        later = database_later_sql(connection.vendor)
         cursor.execute(
-            f"UPDATE trax_background_job SET lease_expires_at = {_lease_sql(connection.vendor)} "
+            f"UPDATE trax_background_job SET lease_expires_at = {later} "
             "WHERE id IN (SELECT id FROM trax_background_job WHERE claimed_by = %s "
             f"AND metadata_id IN ({runs_in}) AND lease_expires_at >= {now}{lock}) "
             "RETURNING metadata_id",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from trax.effects import local_tokens
+from trax.effects.cancel import cancel_run_tree
 from trax.manager.context import Cycle
 from trax.models import CancelReason, Metadata, TrainState
-from trax.store import metadata_request_cancel
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,5 @@ def cancel_timed_out_runs(cycle: Cycle) -> TimedOutRuns:
         and started + timedelta(seconds=limit) < cycle.now
     ]
     for run_id in timed_out:
-        result = metadata_request_cancel(run_id, reason=CancelReason.TIMEOUT, using=cycle.using)
-        local_tokens.fire(list(result.run_ids), CancelReason.TIMEOUT)
+        cancel_run_tree(run_id, reason=CancelReason.TIMEOUT, using=cycle.using)
     return TimedOutRuns(len(timed_out))
