@@ -174,20 +174,11 @@ class RunService:
             .get(id=metadata_id)
         )
         try:
-            train = registry.get(row.name)
-            value = from_json(train.input_type, row.input, what=f"input of {row.name}")
-        except (UnknownTrainError, TraxError) as error:
-            exception_type = (
-                "UnknownTrain" if isinstance(error, UnknownTrainError) else (type(error).__name__)
-            )
-            outcome = RunOutcome(
-                state=TrainState.FAILED,
-                failure_exception=exception_type,
-                failure_reason=str(error),
-            )
+            train, value = _train_and_input(row.name, row.input)
+        except TraxError as error:
+            outcome, failure = _refusal(row.name, error)
             self._finish(metadata_id, outcome, row.manifest_id, guard=guard, also=on_finish)
-            context = FailureContext(row.name, "", exception_type, str(error), "")
-            return Execution(metadata_id, TrainState.FAILED, Failure(error, context))
+            return Execution(metadata_id, TrainState.FAILED, failure)
         parent = (
             RunContext(train_name="", token=CancellationToken(), run_id=row.parent_id)
             if (row.parent_id)
@@ -216,18 +207,11 @@ class RunService:
         """Run a claimed, already started run; its outcome goes to ``finisher``. A train this
         process does not have fails as ``UnknownTrain`` (never retried)."""
         try:
-            train = registry.get(claimed.name)
-            value = from_json(train.input_type, claimed.input, what=f"input of {claimed.name}")
-        except (UnknownTrainError, TraxError) as error:
-            exception_type = (
-                "UnknownTrain" if isinstance(error, UnknownTrainError) else type(error).__name__
-            )
-            outcome = RunOutcome(
-                state=TrainState.FAILED, failure_exception=exception_type, failure_reason=str(error)
-            )
+            train, value = _train_and_input(claimed.name, claimed.input)
+        except TraxError as error:
+            outcome, failure = _refusal(claimed.name, error)
             finisher(claimed.metadata_id, outcome, claimed.manifest_id)
-            context = FailureContext(claimed.name, "", exception_type, str(error), "")
-            return Execution(claimed.metadata_id, TrainState.FAILED, Failure(error, context))
+            return Execution(claimed.metadata_id, TrainState.FAILED, failure)
         parent = (
             RunContext(train_name="", token=CancellationToken(), run_id=claimed.parent_id)
             if claimed.parent_id
@@ -348,6 +332,25 @@ class RunService:
                 metadata_id,
                 outcome.state,
             )
+
+
+def _train_and_input(name: str, data: Any) -> tuple[type[Train[Any, Any]], Any]:
+    """The registered train of a stored run and its validated input (UnknownTrainError,
+    InputValidationError)."""
+    train = registry.get(name)
+    return train, from_json(train.input_type, data, what=f"input of {name}")
+
+
+def _refusal(name: str, error: TraxError) -> tuple[RunOutcome, Failure]:
+    """How a stored run that cannot start is recorded: ``UnknownTrain`` (never retried) or the
+    validation error."""
+    exception_type = (
+        "UnknownTrain" if isinstance(error, UnknownTrainError) else type(error).__name__
+    )
+    outcome = RunOutcome(
+        state=TrainState.FAILED, failure_exception=exception_type, failure_reason=str(error)
+    )
+    return outcome, Failure(error, FailureContext(name, "", exception_type, str(error), ""))
 
 
 def _token_for(
