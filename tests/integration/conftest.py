@@ -261,6 +261,13 @@ def wait_until_leading(child: Child) -> None:
     assert child.alive(), f"{child.name} exited:\n{child.output()}"
 
 
+@pytest.fixture
+def through_the_dispatcher(settings: Any) -> None:
+    """Enqueues in this process go through the dispatcher (``DIRECT_DISPATCH`` off), for tests
+    that dispatch by hand with ``dispatch_now``."""
+    settings.TRAX = {**getattr(settings, "TRAX", {}), "DIRECT_DISPATCH": False}
+
+
 def dispatch_now() -> int:
     """One dispatcher cycle in this process (tests without a scheduler child)."""
     from trax.dispatch.cycle import run_dispatcher_cycle

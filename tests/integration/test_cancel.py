@@ -19,7 +19,11 @@ from tests.integration.conftest import (
 )
 from trax.models import BackgroundJob, CancelReason, Metadata, TrainState
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgresql,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("through_the_dispatcher"),
+]
 
 #: The watcher's periodic flag check is much slower than the bound, so only the notification
 #: can deliver the cancel in time.

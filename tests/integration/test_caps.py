@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -56,7 +57,12 @@ def most_at_once(intervals: list[tuple[object, object]]) -> int:
 
 
 @pytest.mark.usefixtures("quiet_demo_schedules")
-def test_group_and_global_caps_hold_with_three_workers(children: Children, work_dir: Path) -> None:
+def test_group_and_global_caps_hold_with_three_workers(
+    children: Children, work_dir: Path, settings: Any
+) -> None:
+    # Every process of a deployment shares its settings: this one enqueues under the cap too
+    # (an uncapped process would write its one-off work straight to the job queue).
+    settings.TRAX = {**getattr(settings, "TRAX", {}), "MAX_ACTIVE_JOBS": GLOBAL_CAP}
     scheduler = children.dispatcher(settings=SETTINGS)
     workers = [
         children.worker("--concurrency", "3", settings=SETTINGS, name=f"worker-{n}")

@@ -25,7 +25,11 @@ from trax.store.metadata import RunOutcome
 from trax.store.reaper import background_job_reap_expired
 from trax.store.workers import worker_heartbeat
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgresql,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("through_the_dispatcher"),
+]
 
 USING = "trax"  # the run records' connection, as in the worker processes
 A, B = "host/worker-a", "host/worker-b"

@@ -35,7 +35,11 @@ from trax.models import (
 )
 from trax.store.reaper import background_job_reap_expired
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgresql,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("through_the_dispatcher"),
+]
 
 
 def start_one_run(

@@ -36,7 +36,11 @@ from trax.store import database_now
 from trax.store.reaper import WORKER_LOST_REASON
 from trax.workers.identity import WorkerNameInUse, recover_named_worker, worker_id_for
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgresql,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("through_the_dispatcher"),
+]
 
 
 @pytest.mark.usefixtures("quiet_demo_schedules")

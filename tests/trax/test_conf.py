@@ -14,7 +14,7 @@ def test_defaults_match_the_design() -> None:
     settings = TraxSettings({})
     assert settings.MANAGER_POLLING_INTERVAL_SECONDS == 5
     assert settings.DISPATCHER_POLLING_INTERVAL_SECONDS == 2
-    assert settings.MAX_ACTIVE_JOBS == 10
+    assert settings.MAX_ACTIVE_JOBS is None
     assert settings.DEFAULT_MAX_RETRIES == 3
     assert settings.RETRY_DELAY_SECONDS == 300
     assert settings.MAX_RETRY_DELAY_SECONDS == 3600

@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.db.models.functions import Now
 
-from trax.models.choices import CancelReason, TrainState
+from trax.models.choices import ACTIVE_STATES, CancelReason, TrainState
 
 
 class Metadata(models.Model):
@@ -24,11 +24,23 @@ class Metadata(models.Model):
     failure_exception = models.CharField(max_length=255, blank=True, default="")
     failure_reason = models.TextField(blank=True, default="")
     stack_trace = models.TextField(blank=True, default="")
+    # Foreign keys are indexed by the partial indexes below (most runs have no parent, one-off
+    # runs no manifest): a run row carries few index entries, so writing it stays cheap.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        db_index=False,
     )
     manifest = models.ForeignKey(
-        "trax.Manifest", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+        "trax.Manifest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+        db_index=False,
     )
     work_queue = models.ForeignKey(
         "trax.WorkQueue",
@@ -36,6 +48,7 @@ class Metadata(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="runs",
+        db_index=False,
     )
     attempt = models.PositiveIntegerField(default=1)
     scheduled_time = models.DateTimeField(null=True, blank=True)
@@ -55,9 +68,34 @@ class Metadata(models.Model):
         ordering = ["-id"]
         verbose_name = "run"
         verbose_name_plural = "runs"
+        # Every run passes through three writes (pending, in progress, finished), none of them
+        # HOT: each index a row version enters costs on every one. Hence partial indexes.
         indexes = [
-            models.Index(fields=["train_state", "created_at"], name="trax_metadata_state_idx"),
-            models.Index(fields=["manifest", "train_state"], name="trax_metadata_manifest_idx"),
+            models.Index(
+                fields=["train_state", "created_at"],
+                condition=models.Q(train_state__in=ACTIVE_STATES),
+                name="trax_metadata_active_idx",
+            ),
+            models.Index(
+                fields=["end_time"],
+                condition=models.Q(train_state=TrainState.FAILED),
+                name="trax_metadata_failed_idx",
+            ),
+            models.Index(
+                fields=["manifest", "train_state"],
+                condition=models.Q(manifest__isnull=False),
+                name="trax_metadata_manifest_idx",
+            ),
+            models.Index(
+                fields=["parent"],
+                condition=models.Q(parent__isnull=False),
+                name="trax_metadata_parent_idx",
+            ),
+            models.Index(
+                fields=["work_queue"],
+                condition=models.Q(work_queue__isnull=False),
+                name="trax_metadata_entry_idx",
+            ),
             models.Index(fields=["end_time"], name="trax_metadata_end_time_idx"),
         ]
 

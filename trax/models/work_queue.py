@@ -15,14 +15,16 @@ class WorkQueue(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="lineage",
+        db_index=False,
         help_text="The first entry of this lineage; retries and requeues point at it.",
     )
-    retry_of = models.OneToOneField(
+    retry_of = models.ForeignKey(
         "trax.Metadata",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="retried_by",
+        db_index=False,  # unique where set: trax_work_queue_one_retry_per_run
         help_text="The failed run this entry retries.",
     )
     train_name = models.CharField(max_length=255)
@@ -33,6 +35,7 @@ class WorkQueue(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="work_entries",
+        db_index=False,
     )
     priority = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(
@@ -49,6 +52,7 @@ class WorkQueue(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="work_entries",
+        db_index=False,
     )
     metadata = models.ForeignKey(
         "trax.Metadata",
@@ -56,6 +60,7 @@ class WorkQueue(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
         help_text="The latest run made from this entry.",
     )
     is_explicit_trigger = models.BooleanField(default=False)
@@ -67,6 +72,7 @@ class WorkQueue(models.Model):
         ordering = ["-priority", "created_at"]
         verbose_name = "work queue entry"
         verbose_name_plural = "work queue"
+        # Most foreign keys are null on most entries: index only the rows that have them.
         indexes = [
             models.Index(
                 models.F("priority").desc(),
@@ -74,12 +80,37 @@ class WorkQueue(models.Model):
                 condition=models.Q(status=WorkQueueStatus.QUEUED),
                 name="trax_work_queue_queued_idx",
             ),
+            models.Index(
+                fields=["origin"],
+                condition=models.Q(origin__isnull=False),
+                name="trax_work_queue_origin_idx",
+            ),
+            models.Index(
+                fields=["manifest"],
+                condition=models.Q(manifest__isnull=False),
+                name="trax_work_queue_manifest_idx",
+            ),
+            models.Index(
+                fields=["dead_letter"],
+                condition=models.Q(dead_letter__isnull=False),
+                name="trax_work_queue_letter_idx",
+            ),
+            models.Index(
+                fields=["metadata"],
+                condition=models.Q(metadata__isnull=False),
+                name="trax_work_queue_metadata_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["manifest"],
                 condition=models.Q(status=WorkQueueStatus.QUEUED),
                 name="trax_work_queue_one_queued_per_manifest",
+            ),
+            models.UniqueConstraint(
+                fields=["retry_of"],
+                condition=models.Q(retry_of__isnull=False),
+                name="trax_work_queue_one_retry_per_run",
             ),
             models.CheckConstraint(
                 condition=models.Q(priority__gte=PRIORITY_MIN, priority__lte=PRIORITY_MAX),

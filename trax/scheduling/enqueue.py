@@ -11,13 +11,14 @@ from typing import Any
 
 from django.utils import timezone
 
+from trax.conf import effective_settings
 from trax.core import Train
 from trax.core.serialization import normalise
 from trax.models import WorkQueue
 from trax.registry import registry, resolve_train
 from trax.scheduling.errors import ScheduleError
 from trax.scheduling.options import check_priority, to_seconds
-from trax.store import work_queue_insert
+from trax.store import work_queue_enqueue_direct, work_queue_insert
 
 
 def enqueue(
@@ -75,6 +76,17 @@ def enqueue_many(
     payloads = [
         normalise(train_class.input_type, value, what=f"input of {name}")[1] for value in inputs
     ]
+    if scheduled_at is None and _uncapped(name, using=using):
+        external_ids = [uuid.uuid4() for _ in payloads]
+        work_queue_enqueue_direct(
+            train_name=name,
+            external_ids=external_ids,
+            inputs=payloads,
+            priority=priority,
+            max_retries=max_retries,
+            using=using,
+        )
+        return external_ids
     entries = [
         WorkQueue(
             external_id=uuid.uuid4(),
@@ -88,6 +100,14 @@ def enqueue_many(
     ]
     work_queue_insert(entries, using=using)
     return [entry.external_id for entry in entries]
+
+
+def _uncapped(train_name: str, *, using: str) -> bool:
+    """Whether work of ``train_name`` may skip the dispatcher (``DIRECT_DISPATCH``): no global
+    cap to count it against (a one-off has no group) and the database submitter takes it."""
+    conf = effective_settings(using=using)
+    submitter = conf.SUBMITTER_ROUTES.get(train_name, conf.SUBMITTER)
+    return conf.DIRECT_DISPATCH and conf.MAX_ACTIVE_JOBS is None and submitter == "database"
 
 
 def _scheduled_at(

@@ -9,6 +9,7 @@ from trax.store.dead_letter import (
     dead_letter_purge_resolved,
     dead_letter_retry,
 )
+from trax.store.direct import work_queue_enqueue_direct
 from trax.store.leader import leader_acquire, leader_release
 from trax.store.logs import log_write_batch
 from trax.store.manifest import (
@@ -72,6 +73,7 @@ __all__ = [
     "metadata_start",
     "run_records_alias",
     "work_queue_cancel_lineage",
+    "work_queue_enqueue_direct",
     "work_queue_insert",
     "work_queue_insert_skipping_conflicts",
     "work_queue_trigger",

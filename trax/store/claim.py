@@ -6,49 +6,23 @@ from __future__ import annotations
 
 import json
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, transaction
 
 from trax.store.metadata import HostStamp
+from trax.store.queries import query
 
-# PostgreSQL: the CTE picks and locks (MATERIALIZED, so the LIMIT holds: never the
-# UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED) shape), the second claims,
-# the third starts the runs still pending. Jobs whose run is no longer pending come back with
-# NULL run columns and are dropped by the caller.
-_CLAIM_POSTGRESQL = """
-WITH picked AS MATERIALIZED (
-    SELECT id FROM trax_background_job
-    WHERE claimed_by IS NULL
-    ORDER BY priority DESC, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE trax_background_job AS job
-    SET claimed_by = %(worker)s, claim_token = %(token)s,
-        lease_expires_at = STATEMENT_TIMESTAMP() + make_interval(secs => %(lease)s)
-    FROM picked WHERE job.id = picked.id
-    RETURNING job.id, job.metadata_id
-), started AS (
-    UPDATE trax_metadata AS run
-    SET train_state = 'in_progress', start_time = STATEMENT_TIMESTAMP(), executor = %(executor)s,
-        host_name = %(host_name)s, host_environment = %(host_environment)s,
-        host_instance_id = %(host_instance_id)s, host_labels = %(host_labels)s::jsonb
-    FROM claimed WHERE run.id = claimed.metadata_id AND run.train_state = 'pending'
-    RETURNING run.id, run.name, run.input, run.external_id, run.manifest_id, run.parent_id,
-              run.attempt, run.work_queue_id
-)
-SELECT claimed.id, claimed.metadata_id, started.name, started.input, started.external_id,
-       started.manifest_id, started.parent_id, started.attempt, started.work_queue_id
-FROM claimed LEFT JOIN started ON started.id = claimed.metadata_id
-"""
-
-
+# A queue table is mostly empty when its statistics are taken; the claim connection keeps to
+# index plans whatever they say, or a backlog would be scanned whole on every claim. Set once
+# per connection (session level), so the claim itself stays one statement in autocommit.
 _INDEX_PLANS_ONLY = (
-    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
-    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+    "SET enable_seqscan = off; SET enable_bitmapscan = off; "
+    "SET enable_hashjoin = off; SET enable_mergejoin = off"
 )
+_planned: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -92,79 +66,66 @@ def background_job_claim(
         "host_instance_id": host.instance_id,
         "host_labels": json.dumps(host.labels),
     }
+    if connection.vendor == "postgresql":
+        rows = _claim_postgresql(connection, {**params, "token": token})
+        return [_claimed(row, token) for row in rows]
     with transaction.atomic(using=using):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # A queue table is mostly empty when its statistics are taken; keep the claim on
-                # its indexes whatever they say, or a backlog is scanned whole on every claim.
-                cursor.execute(_INDEX_PLANS_ONLY)
-                cursor.execute(_CLAIM_POSTGRESQL, {**params, "token": token})
-                rows = cursor.fetchall()
-        else:
-            rows = _claim_sqlite(connection, params, token)
-        claimed, dead = [], []
-        for (
-            job_id,
-            metadata_id,
-            name,
-            data,
-            external_id,
-            manifest_id,
-            parent_id,
-            attempt,
-            entry,
-        ) in rows:
-            if name is None:
-                dead.append(job_id)
-                continue
-            claimed.append(
-                ClaimedRun(
-                    job_id=job_id,
-                    metadata_id=metadata_id,
-                    name=name,
-                    input=json.loads(data) if isinstance(data, str) else data,
-                    external_id=external_id
-                    if isinstance(external_id, uuid.UUID)
-                    else uuid.UUID(external_id),
-                    manifest_id=manifest_id,
-                    parent_id=parent_id,
-                    attempt=attempt,
-                    work_queue_id=entry,
-                    claim_token=token,
-                )
-            )
+        rows = _claim_sqlite(connection, params, token)
+        dead = [row[0] for row in rows if row[2] is None]
         if dead:
             with connection.cursor() as cursor:
                 placeholders = ", ".join(["%s"] * len(dead))
                 cursor.execute(
                     f"DELETE FROM trax_background_job WHERE id IN ({placeholders})", dead
                 )
-    return claimed
+    return [_claimed(row, token) for row in rows if row[2] is not None]
+
+
+def _claim_postgresql(connection: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """One statement in autocommit (unless the caller holds a transaction): claims, starts
+    and drops dead jobs together."""
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        if connection.connection not in _planned:
+            cursor.execute(_INDEX_PLANS_ONLY)
+            _planned.add(connection.connection)
+        cursor.execute(query("postgresql", "background_job_claim"), params)
+        return cursor.fetchall()
+
+
+def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:
+    job_id, metadata_id, name, data, external_id, manifest_id, parent_id, attempt, entry = row
+    return ClaimedRun(
+        job_id=job_id,
+        metadata_id=metadata_id,
+        name=name,
+        input=json.loads(data) if isinstance(data, str) else data,
+        external_id=external_id if isinstance(external_id, uuid.UUID) else uuid.UUID(external_id),
+        manifest_id=manifest_id,
+        parent_id=parent_id,
+        attempt=attempt,
+        work_queue_id=entry,
+        claim_token=token,
+    )
 
 
 def _claim_sqlite(
     connection: Any, params: dict[str, Any], token: uuid.UUID
 ) -> list[tuple[Any, ...]]:
-    """SQLite has one writer at a time (an IMMEDIATE transaction), so two statements suffice."""
+    """SQLite has one writer at a time (an IMMEDIATE transaction), so two statements suffice.
+    Jobs whose run is no longer pending come back with NULL run columns."""
+    sql = query("sqlite", "background_job_claim")
+    start = query("sqlite", "metadata_start_claimed")
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE trax_background_job SET claimed_by = %s, claim_token = %s, "
-            "lease_expires_at = STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %s) "
-            "WHERE id IN (SELECT id FROM trax_background_job WHERE claimed_by IS NULL "
-            "ORDER BY priority DESC, id LIMIT %s) RETURNING id, metadata_id",
-            [params["worker"], token.hex, f"+{params['lease']} seconds", params["limit"]],
+            sql, [params["worker"], token.hex, f"+{params['lease']} seconds", params["limit"]]
         )
         jobs = cursor.fetchall()
         if not jobs:
             return []
         placeholders = ", ".join(["%s"] * len(jobs))
         cursor.execute(
-            "UPDATE trax_metadata SET train_state = 'in_progress', "
-            "start_time = STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW'), executor = %s, "
-            "host_name = %s, host_environment = %s, host_instance_id = %s, host_labels = %s "
-            f"WHERE id IN ({placeholders}) AND train_state = 'pending' "
-            "RETURNING id, name, input, external_id, manifest_id, parent_id, attempt, "
-            "work_queue_id",
+            start.replace("{ids}", placeholders),
             [
                 params["executor"],
                 params["host_name"],

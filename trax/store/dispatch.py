@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 from trax.events.channels import JOBS_READY, WORK_QUEUED
 from trax.events.notify import notify
 from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
+from trax.store.queries import query
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,9 @@ def work_queue_dispatch(
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
             placeholders = ", ".join(["%s"] * len(by_id))
-            lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
             cursor.execute(
                 f"SELECT id FROM trax_work_queue WHERE id IN ({placeholders}) "
-                f"AND status = 'queued'{lock}",
+                "AND status = 'queued'",
                 list(by_id),
             )
             locked = sorted(row[0] for row in cursor.fetchall())
@@ -107,50 +107,15 @@ def work_queue_dispatch(
     ]
 
 
-# One statement per batch on PostgreSQL: lock the entries still queued (id order, skipping
-# another dispatcher's), insert their runs, mark them dispatched, insert their jobs.
-_DISPATCH_POSTGRESQL = """
-WITH locked AS MATERIALIZED (
-    SELECT entry.id, entry.train_name, entry.input, entry.manifest_id, entry.attempt,
-        entry.scheduled_at, entry.priority
-    FROM unnest(%(ids)s::bigint[]) AS chosen(id)
-    JOIN trax_work_queue AS entry ON entry.id = chosen.id
-    WHERE entry.status = 'queued'
-    ORDER BY entry.id FOR UPDATE OF entry SKIP LOCKED
-), runs AS (
-    INSERT INTO trax_metadata (name, external_id, executor, train_state, created_at, input,
-        failure_junction, failure_exception, failure_reason, stack_trace, attempt,
-        scheduled_time, cancellation_requested, cancel_reason, currently_running_junction,
-        host_name, host_environment, host_instance_id, host_labels, manifest_id, work_queue_id)
-    SELECT train_name, gen_random_uuid(), '', 'pending', STATEMENT_TIMESTAMP(), input,
-        '', '', '', '', attempt, scheduled_at, false, '', '', '', '', '', '{}', manifest_id, id
-    FROM locked ORDER BY id
-    RETURNING id, work_queue_id, created_at
-), entries AS (
-    UPDATE trax_work_queue AS entry SET status = 'dispatched', metadata_id = runs.id,
-        dispatched_at = runs.created_at
-    FROM runs WHERE entry.id = runs.work_queue_id
-){jobs}
-SELECT runs.id, runs.work_queue_id FROM runs ORDER BY runs.id
-"""
-
-_JOBS_POSTGRESQL = """, jobs AS (
-    INSERT INTO trax_background_job (metadata_id, priority, created_at, attempt)
-    SELECT runs.id, entry.priority, STATEMENT_TIMESTAMP(), entry.attempt
-    FROM runs JOIN trax_work_queue AS entry ON entry.id = runs.work_queue_id
-)"""
-
-
 def _dispatch_postgresql(
     by_id: dict[int, QueuedEntry], *, with_jobs: bool, using: str
 ) -> list[DispatchedRun]:
-    sql = _DISPATCH_POSTGRESQL.replace("{jobs}", _JOBS_POSTGRESQL if with_jobs else "")
-    with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        cursor.execute(sql, {"ids": list(by_id)})
+    """One statement per batch (see sql/postgresql.sql), in the caller's transaction if any."""
+    name = "work_queue_dispatch_with_jobs" if with_jobs else "work_queue_dispatch_runs_only"
+    with connections[using].cursor() as cursor:
+        cursor.execute(query("postgresql", name), {"ids": list(by_id), "channel": JOBS_READY})
         rows = cursor.fetchall()
-        if rows and with_jobs:
-            notify(JOBS_READY, using=using)
-    return [DispatchedRun(run_id, by_id[entry_id]) for run_id, entry_id in rows]
+    return [DispatchedRun(row[0], by_id[row[1]]) for row in rows]
 
 
 def work_queue_fail_dispatch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -73,9 +74,10 @@ def test_an_unknown_reason_is_refused() -> None:
     assert not run.cancellation_requested
 
 
-def test_the_id_enqueue_returned_cancels_the_queued_work() -> None:
+def test_the_id_enqueue_returned_cancels_the_queued_work(settings: Any) -> None:
     from trax.models import WorkQueue, WorkQueueStatus
 
+    settings.TRAX = {**getattr(settings, "TRAX", {}), "DIRECT_DISPATCH": False}
     entry_id = trax.enqueue("tests.sum_doubled", {"values": [1]})
 
     assert trax.cancel_run(str(entry_id)) == 1

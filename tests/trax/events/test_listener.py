@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -156,8 +157,9 @@ def test_a_listener_whose_connection_is_terminated_reconnects(
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_enqueue_in_a_committed_transaction_notifies_work_queued(
-    listen: Callable[..., Listener],
+    listen: Callable[..., Listener], settings: Any
 ) -> None:
+    settings.TRAX = {**getattr(settings, "TRAX", {}), "DIRECT_DISPATCH": False}
     listener = listen(WORK_QUEUED)
     with pytest.raises(Boom), transaction.atomic():
         trax.enqueue(GREET, PERSON)
@@ -169,6 +171,24 @@ def test_enqueue_in_a_committed_transaction_notifies_work_queued(
         assert listener.wait(0.05) == []
 
     assert channels_of(wait_for(listener, WORK_QUEUED)) == [WORK_QUEUED]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_direct_work_wakes_the_workers_when_its_transaction_commits(
+    listen: Callable[..., Listener],
+) -> None:
+    listener = listen(JOBS_READY)
+    with pytest.raises(Boom), transaction.atomic():
+        trax.enqueue(GREET, PERSON)
+        raise Boom
+    assert listener.wait(0.1) == []
+
+    with transaction.atomic():
+        trax.enqueue(GREET, PERSON)
+        assert listener.wait(0.05) == []
+
+    assert channels_of(wait_for(listener, JOBS_READY)) == [JOBS_READY]
 
 
 @postgresql_only

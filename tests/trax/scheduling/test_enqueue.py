@@ -16,7 +16,7 @@ from django.utils import timezone
 import trax
 from project.trains import Card, Greet, Person, SlowWork
 from trax.core import InputValidationError
-from trax.models import WorkQueue, WorkQueueStatus
+from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
 from trax.registry import UnknownTrainError
 from trax.scheduling.errors import ScheduleError
 
@@ -51,9 +51,60 @@ def test_enqueue_returns_the_entrys_external_id_at_once() -> None:
     entry = WorkQueue.objects.get()
     assert entry.external_id == entry_id
     assert (entry.train_name, entry.input, entry.priority, entry.max_retries) == (GREET, ADA, 0, 0)
-    assert entry.status == WorkQueueStatus.QUEUED
     assert entry.manifest_id is None and not entry.is_explicit_trigger
     assert entry.scheduled_at is None  # due at once
+
+
+def test_uncapped_work_goes_straight_to_the_job_queue_with_its_run_pending() -> None:
+    first, second = trax.enqueue_many(GREET, [ADA, {"name": "Grace"}], priority=7, max_retries=2)
+
+    entries = list(WorkQueue.objects.order_by("id"))
+    assert [e.external_id for e in entries] == [first, second]
+    runs = list(Metadata.objects.order_by("id"))
+    assert [(r.name, r.input, r.train_state, r.attempt) for r in runs] == [
+        (GREET, ADA, TrainState.PENDING, 1),
+        (GREET, {"name": "Grace"}, TrainState.PENDING, 1),
+    ]
+    for entry, run in zip(entries, runs, strict=True):
+        assert entry.status == WorkQueueStatus.DISPATCHED and entry.dispatched_at is not None
+        assert (entry.metadata_id, run.work_queue_id) == (run.pk, entry.pk)
+        assert (entry.priority, entry.max_retries, entry.attempt) == (7, 2, 1)
+        assert run.external_id not in (first, second)  # every run has an id of its own
+    jobs = list(BackgroundJob.objects.order_by("id").values_list("metadata_id", "priority"))
+    assert jobs == [(runs[0].pk, 7), (runs[1].pk, 7)]  # claimed in the order queued
+
+
+@pytest.mark.parametrize(
+    ("trax_settings", "options"),
+    [
+        pytest.param({"MAX_ACTIVE_JOBS": 5}, {}, id="a global cap counts it"),
+        pytest.param({"DIRECT_DISPATCH": False}, {}, id="direct dispatch off"),
+        pytest.param({"SUBMITTER_ROUTES": {GREET: "inline"}}, {}, id="another submitter"),
+        pytest.param({}, {"delay": 60}, id="delayed"),
+        pytest.param({}, {"run_at": datetime(2030, 1, 1, tzinfo=UTC)}, id="run_at"),
+    ],
+)
+def test_work_the_dispatcher_must_see_waits_queued_for_it(
+    settings: Any, trax_settings: dict[str, Any], options: dict[str, Any]
+) -> None:
+    settings.TRAX = {**getattr(settings, "TRAX", {}), **trax_settings}
+
+    trax.enqueue(GREET, ADA, **options)
+
+    assert WorkQueue.objects.get().status == WorkQueueStatus.QUEUED
+    assert not Metadata.objects.exists() and not BackgroundJob.objects.exists()
+
+
+def test_direct_work_joins_the_callers_transaction() -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        trax.enqueue(GREET, ADA)
+        raise Boom
+
+    assert not WorkQueue.objects.exists()
+    assert not Metadata.objects.exists() and not BackgroundJob.objects.exists()
 
 
 def test_enqueue_takes_the_train_class_and_an_input_instance() -> None:
