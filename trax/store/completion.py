@@ -57,7 +57,7 @@ def background_job_complete(completions: Sequence[Completion], *, using: str) ->
         return _complete_sqlite(completions, using=using)
     rows = [_outcome_row(c) for c in completions]
     columns = [list(column) for column in zip(*rows, strict=True)]
-    params = dict(zip(_COLUMNS, columns, strict=True))
+    params: dict[str, Any] = dict(zip(_COLUMNS, columns, strict=True))
     params["tokens"] = [c.claim_token for c in completions]
     params["channel"] = CAPACITY_FREED
     sql = query("postgresql", "background_job_complete")

@@ -26,7 +26,9 @@ def test_each_dialect_file_yields_named_statements_without_comments(vendor: str)
 
 
 def test_a_missing_query_is_named_in_the_error() -> None:
-    with pytest.raises(KeyError, match="no query 'nope' in trax/store/sql/postgresql.sql"):
+    with pytest.raises(
+        KeyError, match=re.escape("no query 'nope' in trax/store/sql/postgresql.sql")
+    ):
         query("postgresql", "nope")
 
 
@@ -34,7 +36,7 @@ def test_a_name_given_twice_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "twice.sql").write_text("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n")
     monkeypatch.setattr(queries_module, "_SQL_DIR", tmp_path)
 
-    with pytest.raises(ValueError, match="twice.sql names 'a' twice"):
+    with pytest.raises(ValueError, match=re.escape("twice.sql names 'a' twice")):
         queries_module.queries.__wrapped__("twice")
 
 
