@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connections, transaction
 
 from trax.store.metadata import HostStamp
-from trax.store.queries import query
+from trax.store.queries import execute_named, query
 
 # A queue table is mostly empty when its statistics are taken; the claim connection keeps to
 # index plans whatever they say, or a backlog would be scanned whole on every claim. Set once
@@ -85,12 +85,11 @@ def _claim_postgresql(connection: Any, params: dict[str, Any]) -> list[tuple[Any
     """One statement in autocommit (unless the caller holds a transaction): claims, starts
     and drops dead jobs together."""
     connection.ensure_connection()
-    with connection.cursor() as cursor:
-        if connection.connection not in _planned:
+    if connection.connection not in _planned:
+        with connection.cursor() as cursor:
             cursor.execute(_INDEX_PLANS_ONLY)
-            _planned.add(connection.connection)
-        cursor.execute(query("postgresql", "background_job_claim"), params)
-        return cursor.fetchall()
+        _planned.add(connection.connection)
+    return execute_named(connection, "background_job_claim", params)
 
 
 def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:

@@ -17,7 +17,7 @@ from trax.events.notify import notify
 from trax.models import CancelReason, TrainState, WorkQueue
 from trax.store.clock import database_now_sql
 from trax.store.metadata import RunOutcome
-from trax.store.queries import query
+from trax.store.queries import execute_named
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,10 @@ def background_job_complete(completions: Sequence[Completion], *, using: str) ->
     params: dict[str, Any] = dict(zip(_COLUMNS, columns, strict=True))
     params["tokens"] = [c.claim_token for c in completions]
     params["channel"] = CAPACITY_FREED
-    sql = query("postgresql", "background_job_complete")
     requeueing = any(c.requeue is not None for c in completions)
     # Alone, the batch is one statement in autocommit; a shutdown's requeue must commit with it.
     with transaction.atomic(using=using) if requeueing else nullcontext():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            finished = cursor.fetchall()
+        finished = execute_named(connection, "background_job_complete", params)
         landed = {run_id for run_id, _, _ in finished}
         if requeueing:
             shut_down = {row[0] for row in finished if row[1] == CancelReason.SHUTDOWN}

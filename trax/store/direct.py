@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from django.db import connections, transaction
@@ -14,7 +15,7 @@ from django.db import connections, transaction
 from trax.events.channels import JOBS_READY
 from trax.events.notify import notify
 from trax.models import BackgroundJob, Metadata, WorkQueue, WorkQueueStatus
-from trax.store.queries import query
+from trax.store.queries import execute_named
 
 CHUNK = 1000
 
@@ -36,23 +37,40 @@ def work_queue_enqueue_direct(
     if connection.vendor != "postgresql":
         _enqueue_direct_orm(train_name, external_ids, inputs, priority, max_retries, using)
         return
-    sql = query("postgresql", "work_queue_enqueue_direct")
-    with connection.cursor() as cursor:
+    # Several statements must commit together: one call queues all its work or none.
+    chunked = len(external_ids) > CHUNK
+    with transaction.atomic(using=using) if chunked else nullcontext():
         for start in range(0, len(external_ids), CHUNK):
-            cursor.execute(
-                sql,
-                {
-                    "external_ids": list(external_ids[start : start + CHUNK]),
-                    "inputs": [
-                        None if value is None else json.dumps(value)
-                        for value in inputs[start : start + CHUNK]
-                    ],
-                    "train": train_name,
-                    "priority": priority,
-                    "max_retries": max_retries,
-                    "channel": JOBS_READY,
-                },
+            _execute_chunk(
+                connection,
+                train_name,
+                external_ids[start : start + CHUNK],
+                inputs[start : start + CHUNK],
+                priority,
+                max_retries,
             )
+
+
+def _execute_chunk(
+    connection: Any,
+    train_name: str,
+    external_ids: Sequence[uuid.UUID],
+    inputs: Sequence[Any],
+    priority: int,
+    max_retries: int,
+) -> None:
+    execute_named(
+        connection,
+        "work_queue_enqueue_direct",
+        {
+            "external_ids": list(external_ids),
+            "inputs": [None if value is None else json.dumps(value) for value in inputs],
+            "train": train_name,
+            "priority": priority,
+            "max_retries": max_retries,
+            "channel": JOBS_READY,
+        },
+    )
 
 
 def _enqueue_direct_orm(

@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 from trax.events.channels import JOBS_READY, WORK_QUEUED
 from trax.events.notify import notify
 from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
-from trax.store.queries import query
+from trax.store.queries import execute_named
 
 
 @dataclass(frozen=True)
@@ -112,9 +112,7 @@ def _dispatch_postgresql(
 ) -> list[DispatchedRun]:
     """One statement per batch (see sql/postgresql.sql), in the caller's transaction if any."""
     name = "work_queue_dispatch_with_jobs" if with_jobs else "work_queue_dispatch_runs_only"
-    with connections[using].cursor() as cursor:
-        cursor.execute(query("postgresql", name), {"ids": list(by_id), "channel": JOBS_READY})
-        rows = cursor.fetchall()
+    rows = execute_named(connections[using], name, {"ids": list(by_id), "channel": JOBS_READY})
     return [DispatchedRun(row[0], by_id[row[1]]) for row in rows]
 
 

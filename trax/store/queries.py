@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
+
+from django.db.backends.postgresql.base import ServerBindingCursor
 
 _SQL_DIR = Path(__file__).with_name("sql")
 _NAME = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
@@ -39,3 +43,19 @@ def query(vendor: str, name: str) -> str:
 def _strip_comments(body: str) -> str:
     lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
     return "\n".join(lines).strip()
+
+
+def execute_named(connection: Any, name: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Run hot-path query ``name`` on a PostgreSQL connection with server-side binding (the
+    parameters travel apart from the text instead of being quoted into it), through Django's
+    cursor wrapper (error translation, execute wrappers). Not prepared: poolers forbid it."""
+    connection.ensure_connection()
+    raw = cast(Any, ServerBindingCursor)(connection.connection)
+    wrapped = (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
+    with wrapped as cursor:
+        cursor.execute(query("postgresql", name), params)
+        return cursor.fetchall() if cursor.description else []
