@@ -8,6 +8,7 @@ import os
 import queue
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from trax.store.completion import Completion
 from trax.store.metadata import RunOutcome
 from trax.store.workers import worker_register, worker_unregister
 from trax.workers.cancel_watcher import CancelWatcher
+from trax.workers.claim_sizing import ClaimSizer
 from trax.workers.completer import BatchCompleter
 from trax.workers.heartbeat import Heartbeat
 
@@ -91,6 +93,7 @@ class WorkerPool:
         # Daemon threads: a run that ignores its token past the grace period must not keep
         # the process from exiting (its lease expires and the reaper takes it back).
         self._runs: queue.Queue[tuple[ClaimedRun, CancellationToken] | None] = queue.Queue()
+        self.sizer = ClaimSizer(config.concurrency)
         self._run_threads = [
             threading.Thread(target=self._run_thread, name=f"trax-run-{i}", daemon=True)
             for i in range(config.concurrency)
@@ -212,14 +215,23 @@ class WorkerPool:
 
     # ── claiming ─────────────────────────────────────────────────────────────────────────────
 
+    def claim_limit(self) -> int:
+        """How many jobs to claim now: the idle threads, plus runs ahead when runs are short
+        (``ClaimSizer``); 0 while stopping."""
+        if self.stop_claiming.is_set():
+            return 0
+        waiting = self._runs.qsize()
+        running = max(0, self.runs_in_flight() - waiting)
+        return self.sizer.limit(running=running, waiting=waiting)
+
     def claim_once(self) -> int:
-        """Claim as many jobs as there are free run threads and start them; returns how many."""
-        free = self.config.concurrency - self.runs_in_flight()
-        if free <= 0 or self.stop_claiming.is_set():
+        """Claim as many jobs as ``claim_limit`` allows and start them; returns how many."""
+        limit = self.claim_limit()
+        if limit <= 0:
             return 0
         claimed = background_job_claim(
             worker_id=self.config.worker_id,
-            limit=free,
+            limit=limit,
             lease_seconds=self.config.lease_seconds,
             host=self.service.host,
             executor=self.service.executor,
@@ -236,8 +248,8 @@ class WorkerPool:
             while not self.stop_claiming.is_set():
                 self._wake.clear()
                 try:
-                    free = self.config.concurrency - self.runs_in_flight()
-                    got = self.claim_once()
+                    wanted = self.claim_limit()
+                    got = self.claim_once() if wanted else 0
                     backoff = self.config.polling_interval
                 except DatabaseError:
                     logger.warning("claiming failed; retrying in %.1f s", backoff, exc_info=True)
@@ -245,7 +257,7 @@ class WorkerPool:
                     self.stop_claiming.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
-                if got and got == free:
+                if got and got >= wanted:
                     continue  # more may be waiting; the loop waits for a slot when full
                 self._wake.wait(self.config.polling_interval)
         finally:
@@ -281,7 +293,9 @@ class WorkerPool:
     def _run_thread(self) -> None:
         try:
             while (item := self._runs.get()) is not None:
+                started = time.perf_counter()
                 self._execute(*item)
+                self.sizer.observe(time.perf_counter() - started)
         finally:
             connections.close_all()
 

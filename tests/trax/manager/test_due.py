@@ -45,7 +45,6 @@ from .conftest import (
 pytestmark = pytest.mark.django_db
 
 
-
 def set_next_run(manifest: Manifest, at: datetime | None) -> Manifest:
     Manifest.objects.filter(id=manifest.pk).update(next_run_at=at)
     return reload(manifest)

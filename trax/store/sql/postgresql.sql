@@ -16,14 +16,18 @@ WITH picked AS MATERIALIZED (
     SET train_state = 'in_progress', start_time = STATEMENT_TIMESTAMP(), executor = %(executor)s,
         host_name = %(host_name)s, host_environment = %(host_environment)s,
         host_instance_id = %(host_instance_id)s, host_labels = %(host_labels)s::jsonb
-    FROM picked WHERE run.id = picked.metadata_id AND run.train_state = 'pending'
+    -- "IS TRUE" keeps the pending guard out of the planner's reach: written plainly, it
+    -- matches trax_metadata_active_idx, and with statistics taken while the queue was empty the
+    -- planner scans every pending run of a backlog once per claim instead of probing the key.
+    FROM picked WHERE run.id = picked.metadata_id AND (run.train_state = 'pending') IS TRUE
     RETURNING run.id, run.name, run.input, run.external_id, run.manifest_id, run.parent_id,
               run.attempt, run.work_queue_id
 ), claimed AS (
     UPDATE trax_background_job AS job
     SET claimed_by = %(worker)s, claim_token = %(token)s,
         lease_expires_at = STATEMENT_TIMESTAMP() + make_interval(secs => %(lease)s)
-    FROM started WHERE job.metadata_id = started.id
+    FROM picked JOIN started ON started.id = picked.metadata_id
+    WHERE job.id = picked.id
     RETURNING job.id, job.metadata_id
 ), dead AS (
     DELETE FROM trax_background_job AS job
@@ -33,7 +37,6 @@ WITH picked AS MATERIALIZED (
 SELECT claimed.id, started.id, started.name, started.input, started.external_id,
        started.manifest_id, started.parent_id, started.attempt, started.work_queue_id
 FROM claimed JOIN started ON started.id = claimed.metadata_id
-ORDER BY claimed.id
 
 -- name: background_job_complete
 -- Finish a batch of runs: lock our claims (job id order, like the heartbeat and the reaper)
@@ -61,8 +64,9 @@ WITH done AS (
         cancel_reason = CASE WHEN run.cancel_reason = '' THEN done.cancel
                              ELSE run.cancel_reason END,
         currently_running_junction = '', junction_started_at = NULL
+    -- "IS TRUE": as in the claim, the guard must not lead the planner to trax_metadata_active_idx.
     FROM held JOIN done ON done.id = held.metadata_id
-    WHERE run.id = held.metadata_id AND run.train_state = 'in_progress'
+    WHERE run.id = held.metadata_id AND (run.train_state = 'in_progress') IS TRUE
     RETURNING run.id, run.manifest_id, run.train_state, run.cancel_reason, run.end_time
 ), stamped AS (
     UPDATE trax_manifest AS manifest
