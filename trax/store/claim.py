@@ -84,12 +84,17 @@ def background_job_claim(
 def _claim_postgresql(connection: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """One statement in autocommit (unless the caller holds a transaction): claims, starts
     and drops dead jobs together."""
+    keep_to_indexes(connection)
+    return execute_named(connection, "background_job_claim", params)
+
+
+def keep_to_indexes(connection: Any) -> None:
+    """Set the claim's planner settings on ``connection`` (PostgreSQL), once per connection."""
     connection.ensure_connection()
     if connection.connection not in _planned:
         with connection.cursor() as cursor:
             cursor.execute(_INDEX_PLANS_ONLY)
         _planned.add(connection.connection)
-    return execute_named(connection, "background_job_claim", params)
 
 
 def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:

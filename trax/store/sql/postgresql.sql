@@ -93,7 +93,7 @@ WITH locked AS MATERIALIZED (
         entry.scheduled_at, entry.priority
     FROM unnest(%(ids)s::bigint[]) AS chosen(id)
     JOIN trax_work_queue AS entry ON entry.id = chosen.id
-    WHERE entry.status = 'queued'
+    WHERE (entry.status = 'queued') IS TRUE  -- by key, never a scan of trax_work_queue_queued_idx
     ORDER BY entry.id FOR UPDATE OF entry SKIP LOCKED
 ), runs AS (
     INSERT INTO trax_metadata (name, external_id, executor, train_state, created_at, input,
@@ -124,7 +124,7 @@ WITH locked AS MATERIALIZED (
         entry.scheduled_at
     FROM unnest(%(ids)s::bigint[]) AS chosen(id)
     JOIN trax_work_queue AS entry ON entry.id = chosen.id
-    WHERE entry.status = 'queued'
+    WHERE (entry.status = 'queued') IS TRUE  -- by key, never a scan of trax_work_queue_queued_idx
     ORDER BY entry.id FOR UPDATE OF entry SKIP LOCKED
 ), runs AS (
     INSERT INTO trax_metadata (name, external_id, executor, train_state, created_at, input,
