@@ -9,6 +9,7 @@ from django.db import DatabaseError
 
 from trax.core import JunctionSpec, RunContext
 from trax.effects.logs import RunLogBuffer
+from trax.effects.progress import current_board
 from trax.effects.providers import EffectProvider, notify_providers
 from trax.models import CancelReason
 from trax.store import CancelSignal, metadata_mark_junction, metadata_read_cancel_flag
@@ -20,7 +21,8 @@ class RunEffects:
     """Runs the effects at each junction boundary of one recorded run.
 
     With ``progress`` the running junction is recorded and the cancellation flag read in the
-    same statement; with only ``poll_cancel_flag`` the flag is read alone; a worker whose cancel
+    same statement; on a worker's run thread the junction is noted for its heartbeat to publish
+    instead. With only ``poll_cancel_flag`` the flag is read alone; a worker whose cancel
     watcher fires tokens from notifications turns polling off and reads nothing per junction.
     """
 
@@ -63,8 +65,11 @@ class RunEffects:
             logger.warning("could not write captured logs of run %s", self.run_id, exc_info=True)
 
     def _boundary_write(self, junction_name: str) -> CancelSignal:
+        board = current_board.get() if self.progress else None
+        if board is not None:  # in a worker: its heartbeat publishes the junction
+            board.note(self.run_id, junction_name)
         try:
-            if self.progress:
+            if self.progress and board is None:
                 return metadata_mark_junction(self.run_id, junction_name, using=self.alias)
             if self.poll_cancel_flag:
                 return metadata_read_cancel_flag(self.run_id, using=self.alias)

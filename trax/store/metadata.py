@@ -178,6 +178,47 @@ def metadata_mark_junction(
     return CancelSignal(bool(row[0]), row[1] or "") if row else CancelSignal(False, "")
 
 
+@dataclass(frozen=True)
+class JunctionProgress:
+    """The junction a run is in, entered ``age`` seconds ago."""
+
+    run_id: int
+    junction: str
+    age: float
+
+
+def metadata_publish_progress(changes: Sequence[JunctionProgress], *, using: str) -> int:
+    """Record the running junction of many runs in one statement, each started ``age`` seconds
+    before the database's now; runs no longer in progress are left alone."""
+    if not changes:
+        return 0
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "UPDATE trax_metadata AS run SET currently_running_junction = v.junction, "
+                "junction_started_at = STATEMENT_TIMESTAMP() - make_interval(secs => v.age) "
+                "FROM unnest(%s::bigint[], %s::text[], %s::float8[]) AS v(id, junction, age) "
+                "WHERE run.id = v.id AND (run.train_state = 'in_progress') IS TRUE",
+                [
+                    [c.run_id for c in changes],
+                    [c.junction for c in changes],
+                    [c.age for c in changes],
+                ],
+            )
+            return cursor.rowcount
+        written = 0
+        for c in changes:
+            cursor.execute(
+                "UPDATE trax_metadata SET currently_running_junction = %s, "
+                "junction_started_at = STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %s) "
+                "WHERE id = %s AND train_state = 'in_progress'",
+                [c.junction, f"-{c.age:.6f} seconds", c.run_id],
+            )
+            written += cursor.rowcount
+        return written
+
+
 def metadata_read_cancel_flag(metadata_id: int, *, using: str | None = None) -> CancelSignal:
     """Read the cancellation flag alone (junction progress switched off)."""
     alias = using or run_records_alias()

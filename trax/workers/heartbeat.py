@@ -27,6 +27,7 @@ class Heartbeat:
         kind: str = "worker",
         concurrency: int = 0,
         on_lost: Callable[[set[int]], None] | None = None,
+        publish: Callable[[], object] | None = None,
     ) -> None:
         self.kind = kind
         self.concurrency = concurrency
@@ -35,6 +36,7 @@ class Heartbeat:
         self.lease_seconds = lease_seconds
         self.in_flight = in_flight
         self.on_lost = on_lost
+        self.publish = publish
         self.using = using
         self.stopping = stopping
         self._thread = threading.Thread(target=self._run, name="trax-heartbeat", daemon=True)
@@ -61,6 +63,8 @@ class Heartbeat:
         lost = set(in_flight) - renewed - set(self._finished_since(in_flight))
         if lost and self.on_lost is not None:
             self.on_lost(lost)
+        if self.publish is not None:
+            self.publish()  # the junctions runs entered since the last beat
         return renewed
 
     def _finished_since(self, ids: list[int]) -> list[int]:

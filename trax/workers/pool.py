@@ -15,6 +15,7 @@ from typing import Any
 from django.db import DatabaseError, close_old_connections, connections
 
 from trax.core import CancellationToken, Train
+from trax.effects.progress import ProgressBoard, current_board
 from trax.effects.service import RunService, ServiceCache
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
@@ -94,6 +95,7 @@ class WorkerPool:
         # the process from exiting (its lease expires and the reaper takes it back).
         self._runs: queue.Queue[tuple[ClaimedRun, CancellationToken] | None] = queue.Queue()
         self.sizer = ClaimSizer(config.concurrency)
+        self.progress = ProgressBoard()
         self._run_threads = [
             threading.Thread(target=self._run_thread, name=f"trax-run-{i}", daemon=True)
             for i in range(config.concurrency)
@@ -113,6 +115,7 @@ class WorkerPool:
             kind=config.kind,
             concurrency=config.concurrency,
             on_lost=self._claims_lost,
+            publish=lambda: self.progress.publish(using=config.using),
         )
         self.watcher = CancelWatcher(
             in_flight=self.in_flight_ids,
@@ -291,11 +294,13 @@ class WorkerPool:
         self._runs.put((run, token))
 
     def _run_thread(self) -> None:
+        current_board.set(self.progress)
         try:
             while (item := self._runs.get()) is not None:
                 started = time.perf_counter()
                 self._execute(*item)
                 self.sizer.observe(time.perf_counter() - started)
+                self.progress.forget(item[0].metadata_id)
         finally:
             connections.close_all()
 

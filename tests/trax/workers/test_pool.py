@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import socket
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -337,3 +337,22 @@ def unstick(pool: WorkerPool) -> None:
             continue
         if pending is not None and not pending.landed.done():
             pending.landed.set_result(False)
+
+
+def test_a_long_run_shows_its_junction_once_a_heartbeat_published_it(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool(heartbeat_interval=0.05)
+    trax.enqueue(SLOW, slow(400, 0.05))
+    wait_until(lambda: states(SLOW) == [TrainState.IN_PROGRESS], what="the run to start")
+
+    run = Metadata.objects.get(name=SLOW)
+    wait_until(
+        lambda: Metadata.objects.get(pk=run.pk).currently_running_junction != "",
+        what="the junction published by a heartbeat",
+    )
+    run.refresh_from_db()
+    assert run.currently_running_junction == "WorkSlowly"
+    assert run.junction_started_at is not None and run.start_time is not None
+    assert run.junction_started_at >= run.start_time - timedelta(milliseconds=50)
+    pool.shutdown(grace=0)
