@@ -328,3 +328,25 @@ def test_a_bad_option_is_refused_naming_the_field(options: dict[str, Any], field
         lambda: trax.enqueue_many(GREET, [ADA, ADA], **options), ScheduleError
     )
     assert error.field == field  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_direct_enqueue_of_many_chunks_queues_all_or_nothing() -> None:
+    from django.db import DatabaseError, connection
+
+    from trax.store.direct import CHUNK
+
+    statements: list[str] = []
+
+    def fail_the_second_chunk(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "INSERT INTO trax_work_queue" in sql.replace('"', ""):
+            statements.append(sql)
+            if len(statements) > 1:
+                raise DatabaseError("disk full")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_the_second_chunk), pytest.raises(DatabaseError):
+        trax.enqueue_many(GREET, [ADA] * (CHUNK + 1))
+
+    assert not WorkQueue.objects.exists()
+    assert not Metadata.objects.exists() and not BackgroundJob.objects.exists()
