@@ -59,8 +59,10 @@ check: install
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# fsync on (PG_FAST=0); pg_stat_statements loaded, for the statements per run.
 bench: install
-	PG_FAST=0 bash scripts/pg.sh run -- bash -c 'status=0; for script in bench/*.py; do \
+	PG_FAST=0 PG_PRELOAD=pg_stat_statements bash scripts/pg.sh run -- bash -c 'status=0; \
+		for script in bench/*.py; do \
 		printf "\n==> %s\n" "$$script"; $(BIN)/python "$$script" || status=1; done; exit $$status'
 
 pg-start:

@@ -1,47 +1,103 @@
-"""Benchmark: one-off no-op runs through the queue — enqueue rate, end-to-end drain, latency.
+"""Benchmark: one-off no-op runs through the queue, with the default settings and tuned ones:
+enqueue rates, end-to-end drains, latency on idle workers, and what a run costs the database.
 
-    .venv/bin/python bench/queue_throughput.py [--jobs 10000] [--concurrency 4,8,16]
-        [--repeat 3] [--latency-jobs 200] [--latency-concurrency 4]
-        [--only enqueue,drain,latency] [--settings '{"DISPATCH_BATCH_SIZE": 500}']
+    .venv/bin/python bench/queue_throughput.py [--profiles default,tuned]
+        [--jobs 10000] [--big-jobs 100000] [--history 1000000] [--concurrency 32]
+        [--repeat 3] [--big-repeat 1] [--latency-jobs 200] [--latency-concurrency C]
+        [--only enqueue,backlog,backlog-big,live,history,latency] [--settings '{"K": 1}']
         [--analyze] [--hold SECONDS] [--keep-logs] [--database trax_bench_queue]
 
 Against the PostgreSQL server in DATABASE_URL it creates a scratch database
-(``trax_bench_queue`` unless ``--database``), migrates it, runs, and drops it. Child processes
-(``manage.py trax_scheduler --no-workers`` and two ``manage.py trax_worker --concurrency C``)
-get the scratch database and the benchmark's settings through ``TRAX_SETTINGS_JSON``. The
-train is ``demo.noop`` of the example project (one junction returning its input; it logs
-nothing).
+(``trax_bench_queue`` unless ``--database``), migrates it, runs, and drops it. Each measurement
+starts its own child processes: one ``manage.py trax_scheduler --no-workers`` (the dispatcher;
+a one-off run with no cap is written straight to the job queue by the enqueue, so it has little
+to do, but it is part of a deployment) and 2 ``manage.py trax_worker``. They get the scratch
+database and the profile's settings through ``TRAX_SETTINGS_JSON`` and run with
+``DEBUG=False`` (the example project defaults to ``DEBUG=True``, which keeps and formats every
+query) and ``LOG_LEVEL=WARNING``. The train is ``demo.noop`` of the example project (one
+junction returning its input; it logs nothing).
 
-1. Enqueue rate of ``--jobs`` runs: ``trax.enqueue_many`` in one call and in chunks of 1,000;
-   ``trax.enqueue`` one by one (each call its own transaction, as a caller outside
-   ``atomic()`` gets), and one by one each inside ``transaction.atomic()``.
-2. End-to-end drain with 2 worker processes and a dispatcher, for each concurrency C:
-   *backlog*: the runs are queued first, then the dispatcher and the workers start together;
-   timed from the moment the later worker registered (its ``trax_worker.started_at``) to the
-   last run's ``end_time``. *live*: everything is up and idle; the runs are queued in chunks
-   of 1,000 while the workers run; timed from just before the first enqueue to the last
-   ``end_time``. Every run must complete exactly once (checked).
-3. Latency from the enqueue's commit (``clock_timestamp()`` read right after ``trax.enqueue``
-   returns) to the run's ``start_time`` (``in_progress``), database clock, over
-   ``--latency-jobs`` sequential jobs with idle workers (enqueue one, wait until it completed,
-   next), after a few warm-up jobs that are not counted.
+Profiles (``--profiles``; they alternate within each repetition, so both see the same machine):
 
-Child settings: no global cap, no junction progress, no log capture, 0.1 s fallback polling
-(NOTIFY does the waking), plus ``--settings``; every process runs with ``DEBUG=False`` (the
-example project defaults to ``DEBUG=True``, which keeps and formats every query). The tables
-are emptied and ``VACUUM ANALYZE``d before each measurement, so the planner sees empty queue
-tables, as it would for a queue that is usually empty; ``--analyze`` analyzes a backlog before
-the processes start. ``--hold`` pauses after the processes are up (to attach py-spy; pids are
-printed). Medians over ``--repeat`` repetitions. This is a benchmark, not a test: it prints
-figures and fails only when the runs do not all complete exactly once. On a machine shared
-with other work the figures move a lot: the report prints the load average.
+- ``default``: the out-of-the-box settings: no TRAX setting at all (the example project's
+  ``HOST_LABELS`` aside) and ``trax_worker`` without ``--concurrency``, so each worker runs
+  ``WORKER_CONCURRENCY`` threads, by default the CPU count.
+- ``tuned``: no junction progress, no log capture, 0.1 s fallback polling (NOTIFY does the
+  waking), no global cap, plus ``--settings``; ``trax_worker --concurrency 32``
+  (``--concurrency``).
+
+Parts (``--only``; ``drain`` means the four drain scenarios):
+
+- ``enqueue``: enqueue rates of ``--jobs`` runs in the bench process itself (out-of-the-box
+  settings, so once, not per profile): ``trax.enqueue_many`` in one call and in chunks of
+  1,000; ``trax.enqueue`` one by one (each call its own transaction, as a caller outside
+  ``atomic()`` gets), and one by one each inside ``transaction.atomic()``.
+- ``backlog``: drain of ``--jobs`` runs queued before the processes start; timed from the
+  moment the later worker registered (its ``trax_worker.started_at``) to the last run's
+  ``end_time``.
+- ``backlog-big``: the same with ``--big-jobs`` runs.
+- ``live``: the processes are up and idle, and ``--jobs`` runs are queued in chunks of 1,000
+  while the workers run; timed from just before the first enqueue to the last ``end_time``.
+- ``history``: the ``backlog`` drain with ``--history`` finished runs of another train already
+  in ``trax_metadata`` (half of them with their dispatched ``trax_work_queue`` entry), inserted
+  in SQL and ``VACUUM ANALYZE``d before, removed after.
+- ``latency``: ``--latency-jobs`` sequential runs on idle workers (enqueue one, wait until it
+  completed, next; a few warm-up runs first are not counted), database clock: from the commit
+  (``clock_timestamp()`` read right after ``trax.enqueue`` returned) and, more conservatively,
+  from the call (read just before ``trax.enqueue``, so the enqueue itself counts) to the run's
+  ``start_time`` (``in_progress``).
+
+Every drain checks that each run completed exactly once. Its columns, per profile:
+
+- runs/s (median, min, max over the repetitions) and seconds; 1st start, the first run's
+  start_time after t0 (negative when a worker started runs before the other registered);
+  steady/s, runs / (last end - first start); /claim, runs started per claim statement.
+- py CPU: user + system CPU of the dispatcher and the workers per run (/proc).
+- db CPU: user + system CPU per run of the PostgreSQL server: its postmaster and all the
+  postmaster's children (backends, WAL writer, checkpointer, autovacuum), those that exited
+  included, read from /proc. The postmaster's pid comes from ``postmaster.pid`` in ``SHOW
+  data_directory``, else it is the parent of the bench's own backend; "-" when /proc does not
+  show it (a server on another machine).
+- stmts: statements per run as ``pg_stat_statements`` counts them (calls), the bench's own
+  statements (marked with a comment) and the foreign-key checks the server runs itself left
+  out (those are printed apart). "-" when the extension cannot be used: it needs
+  ``shared_preload_libraries = 'pg_stat_statements'``, which ``make bench`` sets through
+  ``PG_PRELOAD``; loaded, it costs every statement a little.
+- commits: transactions committed per run (``pg_stat_database.xact_commit``), the bench's own
+  subtracted. Read-only transactions count too, among them each receipt of a NOTIFY by a
+  listening connection; so this is not the number of WAL flushes.
+
+db CPU is counted from just before the processes start (backlog) or just before the first
+enqueue (live) until the last run ended; statements and commits until the processes have
+exited (their statistics are flushed then), so they include the processes' start (backlog) and
+stop, a few dozen statements in all, and in ``live`` the enqueue. Under each table come the
+3 statements with the most execution time in each drain (last repetition), with their share of
+the execution time of all its statements and their calls per run.
+
+Targets (issue #7), marked ok or MISSED: drain >= 6,000 runs/s in every scenario; the bigger
+backlog and the history each within 20 % of the ``backlog`` drain; default within 25 % of
+tuned (the first drain scenario run, ``backlog`` by default); latency p50 <= 1.5 ms and p99 <=
+5 ms, for both starting points.
+
+The tables are emptied and ``VACUUM ANALYZE``d before each measurement (with a history, only
+the bench's runs are deleted), so the planner sees empty queue tables, as it would for a queue
+that is usually empty; ``--analyze`` analyzes a backlog before the processes start. ``--hold``
+pauses after the processes are up (to attach py-spy; pids are printed). Medians over
+``--repeat`` repetitions (backlog, live, latency; default 3) and ``--big-repeat`` ones (the
+long parts: enqueue, backlog-big, history; default 1). On this kind of 2-core machine the
+default invocation takes roughly 8 minutes, most of it the default profile's drains. This is
+a benchmark, not a test: it prints figures and fails only when the runs do not all complete
+exactly once. On a machine shared with other work the figures move a lot: the report prints
+the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -58,22 +114,32 @@ from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TRAIN = "demo.noop"
+HISTORY_TRAIN = "bench.history"
 CHUNK = 1000
 WORKERS = 2
 WARMUP_JOBS = 5
 READY_TIMEOUT = 60.0
-TARGET_DRAIN = 2000.0
-TARGET_P50_MS = 10.0
-TARGET_P99_MS = 50.0
+TOP_STATEMENTS = 3
+# application_name of the bench's own connections, and a comment in every statement the bench
+# runs itself, so the counts can leave them out.
+APP_NAME = "trax-bench"
+MARK = "/* trax-bench */"
 
-# What every child process runs with (merged into settings.TRAX by project/settings.py).
-CHILD_SETTINGS: dict[str, Any] = {
+TARGET_DRAIN = 6000.0  # runs/s
+TARGET_SPREAD = 20.0  # %: 100k backlog vs 10k, 1M history vs none
+TARGET_DEFAULT_GAP = 25.0  # %: default settings vs tuned
+TARGET_P50_MS = 1.5
+TARGET_P99_MS = 5.0
+
+# The tuned profile (merged into settings.TRAX by project/settings.py), plus --settings.
+TUNED_SETTINGS: dict[str, Any] = {
     "MAX_ACTIVE_JOBS": None,
     "JUNCTION_PROGRESS": False,
     "LOG_CAPTURE": False,
     "DISPATCHER_POLLING_INTERVAL_SECONDS": 0.1,
     "WORKER_POLLING_INTERVAL_SECONDS": 0.1,
 }
+TUNED_CONCURRENCY = 32
 
 
 def positive_int(value: str) -> int:
@@ -86,39 +152,87 @@ def positive_int(value: str) -> int:
     return number
 
 
-def int_list(value: str) -> list[int]:
-    return [positive_int(part) for part in value.split(",")]
-
-
-PARTS = ("enqueue", "drain", "latency")
+PARTS = ("enqueue", "backlog", "backlog-big", "live", "history", "latency")
+DRAIN_PARTS = ("backlog", "backlog-big", "live", "history")
+PROFILES = ("default", "tuned")
 
 
 def part_list(value: str) -> list[str]:
-    parts = [part.strip() for part in value.split(",")]
-    for part in parts:
-        if part not in PARTS:
-            raise argparse.ArgumentTypeError(f"{part!r} is not one of {', '.join(PARTS)}")
-    return parts
+    parts: list[str] = []
+    for part in (part.strip() for part in value.split(",")):
+        if part == "drain":
+            parts.extend(DRAIN_PARTS)
+        elif part in PARTS:
+            parts.append(part)
+        else:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not one of {', '.join(PARTS)} (or drain)"
+            )
+    return list(dict.fromkeys(parts))
+
+
+def profile_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    for name in names:
+        if name not in PROFILES:
+            raise argparse.ArgumentTypeError(f"{name!r} is not one of {', '.join(PROFILES)}")
+    return list(dict.fromkeys(names))
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=positive_int, default=10_000, help="runs per measurement")
     parser.add_argument(
-        "--concurrency", type=int_list, default=[4, 8, 16], help="run threads per worker (list)"
+        "--profiles", type=profile_list, default=list(PROFILES), help="settings profiles"
     )
-    parser.add_argument("--repeat", type=positive_int, default=3, help="repetitions (median)")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=10_000, help="runs per drain (backlog, live, history)"
+    )
+    parser.add_argument(
+        "--big-jobs", type=positive_int, default=100_000, help="runs of the big backlog"
+    )
+    parser.add_argument(
+        "--history",
+        type=positive_int,
+        default=1_000_000,
+        help="finished runs already in trax_metadata for the history scenario",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=TUNED_CONCURRENCY,
+        help="run threads per worker in the tuned profile",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=3,
+        help="repetitions of backlog, live and latency (median)",
+    )
+    parser.add_argument(
+        "--big-repeat",
+        type=positive_int,
+        default=1,
+        help="repetitions of the long parts: enqueue, backlog-big and history (median)",
+    )
     parser.add_argument("--latency-jobs", type=positive_int, default=200)
     parser.add_argument(
-        "--latency-concurrency", type=positive_int, default=4, help="run threads per worker"
+        "--latency-concurrency",
+        type=positive_int,
+        default=None,
+        help="run threads per worker for the latency part (default: the profile's)",
     )
-    parser.add_argument("--only", type=part_list, default=list(PARTS), help="parts to run")
+    parser.add_argument(
+        "--only",
+        type=part_list,
+        default=list(PARTS),
+        help=f"parts to run: {', '.join(PARTS)}; drain = {', '.join(DRAIN_PARTS)}",
+    )
     parser.add_argument("--database", default="trax_bench_queue", help="scratch database name")
     parser.add_argument(
         "--settings",
         type=json.loads,
         default={},
-        help="JSON dict of extra TRAX settings for the child processes",
+        help="JSON dict of extra TRAX settings for the tuned profile's child processes",
     )
     parser.add_argument(
         "--analyze",
@@ -142,6 +256,73 @@ def arguments() -> argparse.Namespace:
 def refuse(message: str) -> None:
     print(f"queue_throughput: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def short(number: int) -> str:
+    """10000 -> 10k, 1000000 -> 1M, 1500 -> 1,500."""
+    for size, suffix in ((1_000_000, "M"), (1000, "k")):
+        if number >= size and number % size == 0:
+            return f"{number // size:,}{suffix}"
+    return f"{number:,}"
+
+
+# ── profiles and scenarios ───────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    settings: dict[str, Any]
+    concurrency: int | None  # trax_worker --concurrency; None: not passed (the default)
+    latency_concurrency: int | None
+    env: dict[str, str]
+
+    def workers(self, concurrency: int | None) -> str:
+        if concurrency is None:
+            return f"trax_worker (default concurrency: {os.cpu_count()} threads here)"
+        return f"trax_worker --concurrency {concurrency}"
+
+
+def make_profiles(args: argparse.Namespace, url: str) -> list[Profile]:
+    profiles = []
+    for name in args.profiles:
+        if name == "default":
+            settings: dict[str, Any] = {}
+            concurrency = None
+        else:
+            settings = {**TUNED_SETTINGS, **args.settings}
+            concurrency = args.concurrency
+        latency = args.latency_concurrency or concurrency
+        profiles.append(Profile(name, settings, concurrency, latency, child_env(url, settings)))
+    return profiles
+
+
+@dataclass(frozen=True)
+class Scenario:
+    part: str
+    label: str
+    jobs: int
+    mode: str  # "backlog": queued before the processes start; "live": while they run
+    history: int  # finished runs of another train in trax_metadata
+    repeat: int
+
+
+def make_scenarios(args: argparse.Namespace) -> list[Scenario]:
+    jobs, big = short(args.jobs), short(args.big_jobs)
+    scenarios = [
+        Scenario("backlog", f"backlog {jobs}", args.jobs, "backlog", 0, args.repeat),
+        Scenario("backlog-big", f"backlog {big}", args.big_jobs, "backlog", 0, args.big_repeat),
+        Scenario("live", f"live {jobs}", args.jobs, "live", 0, args.repeat),
+        Scenario(
+            "history",
+            f"backlog {jobs}, {short(args.history)} hist.",
+            args.jobs,
+            "backlog",
+            args.history,
+            args.big_repeat,
+        ),
+    ]
+    return [scenario for scenario in scenarios if scenario.part in args.only]
 
 
 # ── the scratch database ─────────────────────────────────────────────────────────────────────
@@ -182,34 +363,328 @@ def setup_django(url: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DEBUG"] = "False"  # DEBUG=True would keep and format every query
+    os.environ["PGAPPNAME"] = APP_NAME  # libpq: the bench's connections' application_name
     sys.path.insert(0, str(BASE_DIR))
     import django
 
     django.setup()
 
 
+class Own:
+    """How many statements the bench ran through ``sql`` (each its own transaction)."""
+
+    count = 0
+
+
 def sql(query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    """Run one statement on the bench's own connection (autocommit)."""
+    """Run one statement on the bench's own connection (autocommit), marked as the bench's."""
     from django.db import connections
 
+    Own.count += 1
     with connections["default"].cursor() as cursor:
-        cursor.execute(query, params)
+        cursor.execute(f"{query} {MARK}", params)
         return cursor.fetchall() if cursor.description else []
 
 
-def empty() -> None:
-    """Forget every run and entry (manifests stay); only while no child process runs."""
-    sql(
-        "TRUNCATE trax_work_queue, trax_metadata, trax_background_job, trax_log, "
-        "trax_dead_letter, trax_worker, trax_leader CASCADE"
-    )
+def empty(keep_history: bool = False) -> None:
+    """Forget every run and entry (manifests stay), or with ``keep_history`` every run and entry
+    of the bench's train; only while no child process runs."""
+    from django.db import transaction
+
+    if keep_history:
+        with transaction.atomic():
+            for table in ("trax_background_job", "trax_log", "trax_worker", "trax_leader"):
+                sql(f"DELETE FROM {table}")
+            sql("DELETE FROM trax_work_queue WHERE train_name = %s", [TRAIN])
+            sql("DELETE FROM trax_metadata WHERE name = %s", [TRAIN])
+    else:
+        sql(
+            "TRUNCATE trax_work_queue, trax_metadata, trax_background_job, trax_log, "
+            "trax_dead_letter, trax_worker, trax_leader CASCADE"
+        )
     sql("VACUUM ANALYZE")
 
 
+def insert_history(runs: int) -> tuple[float, float]:
+    """``runs`` completed runs of another train, in the past, the even ones with their
+    dispatched work entry (as the dispatcher leaves them); VACUUM ANALYZE. Returns the seconds
+    of the insert and of the VACUUM ANALYZE."""
+    from django.db import DatabaseError, transaction
+
+    started = time.perf_counter()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                # Skips the foreign-key triggers (superuser only): the rows are consistent.
+                sql("SET LOCAL session_replication_role = replica")
+        except DatabaseError:
+            pass
+        first_run = sql("SELECT nextval(pg_get_serial_sequence('trax_metadata', 'id'))")[0][0]
+        first_entry = sql("SELECT nextval(pg_get_serial_sequence('trax_work_queue', 'id'))")[0][0]
+        params = {"runs": runs, "run0": first_run, "entry0": first_entry, "train": HISTORY_TRAIN}
+        # One run every 2 s, the last one an hour ago.
+        at = (
+            "LATERAL (SELECT now() - make_interval(secs => 3600 + (%(runs)s - g) * 2.0) AS t) AS at"
+        )
+        sql(
+            "INSERT INTO trax_work_queue (id, external_id, train_name, input, priority, status, "
+            "dispatch_attempts, attempt, max_retries, is_explicit_trigger, created_at, "
+            "dispatched_at, metadata_id) "
+            "SELECT %(entry0)s + g / 2, gen_random_uuid(), %(train)s, jsonb_build_object('n', g), "
+            "0, 'dispatched', 0, 1, 0, false, t, t, %(run0)s + g "
+            f"FROM generate_series(2, %(runs)s, 2) AS g, {at}",
+            params,
+        )
+        sql(
+            "INSERT INTO trax_metadata (id, name, external_id, executor, train_state, created_at, "
+            "start_time, end_time, input, output, failure_junction, failure_exception, "
+            "failure_reason, stack_trace, attempt, cancellation_requested, cancel_reason, "
+            "currently_running_junction, host_name, host_environment, host_instance_id, "
+            "host_labels, work_queue_id) "
+            "SELECT %(run0)s + g, %(train)s, gen_random_uuid(), 'bench-host:' || (4000 + g %% 2), "
+            "'completed', t, t + interval '2 ms', t + interval '5 ms', jsonb_build_object('n', g), "
+            "jsonb_build_object('n', g), '', '', '', '', 1, false, '', '', 'bench-host', "
+            "'server', '', '{\"project\": \"example\"}', "
+            "CASE WHEN g %% 2 = 0 THEN %(entry0)s + g / 2 END "
+            f"FROM generate_series(1, %(runs)s) AS g, {at}",
+            params,
+        )
+        sql(
+            "SELECT setval(pg_get_serial_sequence('trax_metadata', 'id'), %s)",
+            [first_run + runs],
+        )
+        sql(
+            "SELECT setval(pg_get_serial_sequence('trax_work_queue', 'id'), %s)",
+            [first_entry + runs // 2],
+        )
+    inserted = time.perf_counter()
+    sql("VACUUM ANALYZE")
+    return inserted - started, time.perf_counter() - inserted
+
+
 def server_facts() -> dict[str, str]:
-    names = ("server_version", "fsync", "synchronous_commit", "shared_buffers", "max_connections")
+    names = (
+        "server_version",
+        "fsync",
+        "synchronous_commit",
+        "shared_buffers",
+        "max_connections",
+        "shared_preload_libraries",
+    )
     rows = sql("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(names)])
     return dict(rows)
+
+
+# ── what the server did: CPU, statements, commits ────────────────────────────────────────────
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU of processes (all their threads), from /proc; None elsewhere."""
+    total = 0
+    for pid in pids:
+        fields = proc_stat(pid)
+        if fields is None:
+            return None
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Server:
+    version: int  # server_version_num
+    postmaster: int | None  # its pid when /proc shows it
+    statements: bool  # pg_stat_statements usable
+    why_not: str  # why not
+
+
+def find_postmaster(database: str) -> int | None:
+    """The pid of the server's postmaster on this machine, or None: from postmaster.pid in its
+    data directory, else the parent of the bench's own backend (when that is one of ours)."""
+    from django.db import DatabaseError
+
+    pid = None
+    try:
+        data_directory = sql("SHOW data_directory")[0][0]
+        with open(Path(data_directory) / "postmaster.pid") as lines:
+            pid = int(lines.readline())
+    except (DatabaseError, OSError, ValueError):
+        backend = sql("SELECT pg_backend_pid()")[0][0]
+        try:
+            cmdline = Path(f"/proc/{backend}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            cmdline = ""
+        fields = proc_stat(backend)
+        # Another machine's backend pid may exist here too: check it names our database.
+        if fields is not None and f" {database} " in cmdline:
+            pid = int(fields[1])
+    return pid if pid is not None and proc_stat(pid) is not None else None
+
+
+def probe_server(database: str) -> Server:
+    from django.db import DatabaseError
+
+    version = int(sql("SHOW server_version_num")[0][0])
+    postmaster = find_postmaster(database)
+    try:
+        sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        sql("SELECT count(*) FROM pg_stat_statements")
+    except DatabaseError as error:
+        return Server(version, postmaster, False, str(error).strip().splitlines()[0])
+    return Server(version, postmaster, True, "")
+
+
+def server_cpu_seconds(postmaster: int | None) -> float | None:
+    """User + system CPU of the postmaster and its children, including the children that
+    already exited (the postmaster's cutime + cstime); None when /proc does not show them."""
+    if postmaster is None:
+        return None
+    own = proc_stat(postmaster)
+    if own is None:
+        return None
+    ticks = sum(int(own[index]) for index in (11, 12, 13, 14))
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = proc_stat(int(entry.name))
+            if fields is not None and int(fields[1]) == postmaster:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+# What a statement looks like with its parameters, constants and casts left out:
+# pg_stat_statements shows "$1::int2[]::bigint[]" where the SQL file has "%(ids)s::bigint[]",
+# and "$2" where it has 'pending'.
+PARAMETER = re.compile(r"%\(\w+\)s|\$\d+|'(?:[^']|'')*'|(?<![\w$])\d+(?:\.\d+)?\b")
+CAST = re.compile(r"::[a-z_][a-z0-9_ ]*?(?:\[\])?(?=[^a-z0-9_ \[]|$)")
+# The foreign-key checks PostgreSQL runs itself (ri_triggers.c), e.g. at the commit of a
+# transaction that inserted rows with deferred constraints.
+FK_CHECK = re.compile(r"^SELECT \S+ FROM ONLY .* FOR KEY SHARE OF x$")
+
+
+def shape(query: str) -> str:
+    return CAST.sub("", PARAMETER.sub("?", " ".join(query.split())))
+
+
+@functools.cache
+def named_queries() -> dict[str, str]:
+    """The shape of each trax hot-path statement (trax/store/sql) -> its name."""
+    try:
+        from trax.store.queries import queries
+
+        return {shape(body): name for name, body in queries("postgresql").items()}
+    except (ImportError, OSError, ValueError):
+        return {}
+
+
+def common_start(a: str, b: str) -> int:
+    """How many leading characters ``a`` and ``b`` share."""
+    return next(
+        (n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+
+
+def statement_label(query: str) -> str:
+    """The name of the trax hot-path statement that shares the longest start (60 characters
+    at least) with ``query``, else the start of ``query``."""
+    text = " ".join(query.split())
+    form = shape(text)
+    common, name = max(
+        ((common_start(form, known), name) for known, name in named_queries().items()),
+        default=(0, ""),
+    )
+    if common >= 60:
+        return name
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+@dataclass(frozen=True)
+class ServerWork:
+    """Per run: transactions committed, statements (pg_stat_statements; None without it), the
+    foreign-key checks among them, and the top statements by execution time (label, calls per
+    run, share of the statements' execution time)."""
+
+    commits: float
+    statements: float | None = None
+    fk_checks: float | None = None
+    top: list[tuple[str, float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Window:
+    """What the server did during a measurement: its CPU (``open`` .. ``cpu_end``), the
+    statements and commits (``open`` .. ``close``, once the child processes have exited)."""
+
+    server: Server
+    cpu_start: float | None = None
+    cpu_seconds: float | None = None
+    commits_start: int = 0
+    own_start: int = 0
+
+    def open(self) -> None:
+        if self.server.statements:
+            sql("SELECT pg_stat_statements_reset()")
+        self.own_start, self.commits_start = self._commits()
+        self.cpu_start = server_cpu_seconds(self.server.postmaster)
+
+    def cpu_end(self) -> None:
+        cpu = server_cpu_seconds(self.server.postmaster)
+        if cpu is not None and self.cpu_start is not None:
+            self.cpu_seconds = cpu - self.cpu_start
+
+    def _commits(self) -> tuple[int, int]:
+        """(``Own.count`` at the flush, xact_commit): the bench's own transactions up to the
+        flush included are in the figure; children's once they exited (PostgreSQL 15+ flushes
+        a backend's statistics at most once a second, and at exit)."""
+        if self.server.version >= 150000:
+            sql("SELECT pg_stat_force_next_flush()")
+        mark = Own.count
+        rows = sql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        return mark, rows[0][0]
+
+    def close(self, jobs: int) -> ServerWork:
+        """Once the child processes have stopped: the server's work per run."""
+        wait_backends_gone()
+        own_end, commits_end = self._commits()
+        commits = (commits_end - self.commits_start - (own_end - self.own_start)) / jobs
+        if not self.server.statements:
+            return ServerWork(commits)
+        column = "total_exec_time" if self.server.version >= 130000 else "total_time"
+        rows = sql(
+            f"SELECT query, calls, {column} FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND strpos(query, %s) = 0",
+            [MARK],
+        )
+        checks = sum(row[1] for row in rows if FK_CHECK.match(" ".join(row[0].split())))
+        rows = [row for row in rows if not FK_CHECK.match(" ".join(row[0].split()))]
+        total = sum(row[2] for row in rows) or 1.0
+        top = [
+            (statement_label(query), calls / jobs, spent / total)
+            for query, calls, spent in sorted(rows, key=lambda row: -row[2])[:TOP_STATEMENTS]
+        ]
+        return ServerWork(commits, sum(row[1] for row in rows) / jobs, checks / jobs, top)
+
+
+def wait_backends_gone(timeout: float = 15.0) -> None:
+    """Until the child processes' connections have closed (their statistics are flushed)."""
+    deadline = time.monotonic() + timeout
+    while sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND application_name <> %s",
+        [APP_NAME],
+    )[0][0]:
+        if time.monotonic() > deadline:
+            print("    (child connections still open: commits may be undercounted)", flush=True)
+            return
+        time.sleep(0.05)
 
 
 # ── child processes ──────────────────────────────────────────────────────────────────────────
@@ -235,10 +710,11 @@ class Children:
         log.close()
         self.procs.append((label, proc))
 
-    def start_all(self, concurrency: int) -> None:
+    def start_all(self, concurrency: int | None) -> None:
         self.start("dispatcher", "trax_scheduler", "--no-workers")
+        options = [] if concurrency is None else ["--concurrency", str(concurrency)]
         for n in range(WORKERS):
-            self.start(f"worker{n}", "trax_worker", "--concurrency", str(concurrency))
+            self.start(f"worker{n}", "trax_worker", *options)
 
     def pids(self) -> dict[str, int]:
         return {label: proc.pid for label, proc in self.procs}
@@ -285,6 +761,7 @@ def children(env: dict[str, str], log_dir: Path) -> Iterator[Children]:
 
 def child_env(url: str, settings: dict[str, Any]) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("PGAPPNAME", None)  # the bench's own connections only
     env.update(
         DATABASE_URL=url,
         DJANGO_SETTINGS_MODULE="project.settings",
@@ -369,19 +846,8 @@ class Drain:
     steady_rate: float  # jobs / (last end_time - first start_time)
     claim_size: float  # runs per claim statement (runs sharing a start_time)
     python_cpu_ms: float | None  # CPU of the dispatcher and worker processes per run
-
-
-def process_cpu_seconds(pids: list[int]) -> float | None:
-    """User + system CPU of processes (all their threads), from /proc; None elsewhere."""
-    total = 0.0
-    try:
-        for pid in pids:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-    return total
+    db_cpu_ms: float | None  # CPU of the PostgreSQL server per run
+    work: ServerWork  # commits and statements per run
 
 
 def busy() -> bool:
@@ -431,31 +897,34 @@ def verify(jobs: int) -> None:
 
 
 def drain_once(
-    jobs: int,
-    concurrency: int,
-    mode: str,
-    env: dict[str, str],
+    scenario: Scenario,
+    profile: Profile,
+    server: Server,
     log_dir: Path,
     hold: float,
     analyze: bool,
 ) -> Drain:
     from trax.store import database_now
 
-    empty()
-    if mode == "backlog":
+    jobs = scenario.jobs
+    empty(keep_history=bool(scenario.history))
+    window = Window(server)
+    if scenario.mode == "backlog":
         enqueue_chunks(jobs)
         if analyze:
             sql("ANALYZE")
-    with children(env, log_dir) as group:
-        group.start_all(concurrency)
+        window.open()
+    with children(profile.env, log_dir) as group:
+        group.start_all(profile.concurrency)
         group.wait_ready()
         if hold:
             print(f"    pids {group.pids()}; holding {hold:g} s", flush=True)
             time.sleep(hold)
         pids = list(group.pids().values())
-        if mode == "live":
+        if scenario.mode == "live":
             time.sleep(0.3)  # let the first cycles settle: idle workers
             cpu_before = process_cpu_seconds(pids)
+            window.open()
             t0 = database_now()
             enqueue_chunks(jobs)
         else:
@@ -465,11 +934,13 @@ def drain_once(
                 t0 = database_now()
         wait_finished(jobs, group, timeout=max(120.0, jobs / 20))
         cpu_after = process_cpu_seconds(pids)
+        window.cpu_end()
         first, last, claims = sql(
             "SELECT min(start_time), max(end_time), count(DISTINCT start_time) "
             "FROM trax_metadata WHERE name = %s",
             [TRAIN],
         )[0]
+    work = window.close(jobs)
     verify(jobs)
     seconds = (last - t0).total_seconds()
     return Drain(
@@ -481,31 +952,52 @@ def drain_once(
         python_cpu_ms=None
         if cpu_before is None or cpu_after is None
         else (cpu_after - cpu_before) * 1000 / jobs,
+        db_cpu_ms=None if window.cpu_seconds is None else window.cpu_seconds * 1000 / jobs,
+        work=work,
     )
 
 
+def per_run(value: float | None, unit: str = "", digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}{unit}"
+
+
 def bench_drain(
-    jobs: int,
-    concurrencies: list[int],
-    repeat: int,
-    env: dict[str, str],
+    scenarios: list[Scenario],
+    profiles: list[Profile],
+    server: Server,
     log_dir: Path,
     hold: float,
     analyze: bool,
-) -> dict[tuple[str, int], list[Drain]]:
-    results: dict[tuple[str, int], list[Drain]] = {}
-    for _ in range(repeat):
-        for concurrency in concurrencies:
-            for mode in ("backlog", "live"):
-                drain = drain_once(jobs, concurrency, mode, env, log_dir, hold, analyze)
-                results.setdefault((mode, concurrency), []).append(drain)
+) -> dict[tuple[str, str], list[Drain]]:
+    """{(profile, scenario part): drains}; the profiles alternate within each repetition."""
+    results: dict[tuple[str, str], list[Drain]] = {}
+    for scenario in scenarios:
+        print(
+            f"\n{scenario.label}: {scenario.jobs:,} runs, {scenario.repeat} repetition(s)",
+            flush=True,
+        )
+        if scenario.history:
+            insert, vacuum = insert_history(scenario.history)
+            print(
+                f"  history: {scenario.history:,} finished runs of {HISTORY_TRAIN} inserted in "
+                f"{insert:.1f} s, VACUUM ANALYZE {vacuum:.1f} s",
+                flush=True,
+            )
+        for _ in range(scenario.repeat):
+            for profile in profiles:
+                drain = drain_once(scenario, profile, server, log_dir, hold, analyze)
+                results.setdefault((profile.name, scenario.part), []).append(drain)
                 print(
-                    f"  {mode:7} C={concurrency:<2}: {drain.rate:,.0f} runs/s "
-                    f"({drain.seconds:.2f} s; first start +{drain.first_start_ms:.0f} ms; "
-                    f"first start to last end {drain.steady_rate:,.0f}/s; "
-                    f"{drain.claim_size:.1f} runs per claim)",
+                    f"  {profile.name:<7}: {drain.rate:,.0f} runs/s ({drain.seconds:.2f} s; "
+                    f"first start {drain.first_start_ms:+.0f} ms; first start to last end "
+                    f"{drain.steady_rate:,.0f}/s; {drain.claim_size:.1f} runs per claim; "
+                    f"db CPU {per_run(drain.db_cpu_ms, ' ms')}, "
+                    f"{per_run(drain.work.statements)} statements, "
+                    f"{per_run(drain.work.commits)} commits per run)",
                     flush=True,
                 )
+        if scenario.history:
+            empty()  # the history goes
     empty()
     return results
 
@@ -515,14 +1007,13 @@ def bench_drain(
 
 @dataclass(frozen=True)
 class Latency:
-    to_start_ms: list[float]
+    to_start_ms: list[float]  # commit -> in_progress
+    call_to_start_ms: list[float]  # just before trax.enqueue -> in_progress
     to_end_ms: list[float]
-    to_dispatch_ms: list[float]  # commit -> the run's row written by the dispatcher
+    to_dispatch_ms: list[float]  # commit -> the run's row written
 
 
-def latency_once(
-    jobs: int, concurrency: int, env: dict[str, str], log_dir: Path, url: str
-) -> Latency:
+def latency_once(jobs: int, profile: Profile, log_dir: Path, url: str) -> Latency:
     import psycopg
 
     import trax
@@ -530,27 +1021,30 @@ def latency_once(
 
     empty()
     to_start: list[float] = []
+    call_to_start: list[float] = []
     to_end: list[float] = []
     to_dispatch: list[float] = []
     # Woken by the completer's NOTIFY instead of busy-polling the database.
     listener = psycopg.connect(url, autocommit=True)
     listener.execute(f'LISTEN "{CAPACITY_FREED}"')
     try:
-        with children(env, log_dir) as group:
-            group.start_all(concurrency)
+        with children(profile.env, log_dir) as group:
+            group.start_all(profile.latency_concurrency)
             group.wait_ready()
             time.sleep(0.5)
             for i in range(WARMUP_JOBS + jobs):
+                called = sql("SELECT clock_timestamp()")[0][0]
                 external_id = trax.enqueue(TRAIN, {"n": i})
                 committed = sql("SELECT clock_timestamp()")[0][0]
                 created, start, end = wait_run(external_id, listener, group)
                 if i >= WARMUP_JOBS:
                     to_start.append((start - committed).total_seconds() * 1000)
+                    call_to_start.append((start - called).total_seconds() * 1000)
                     to_end.append((end - committed).total_seconds() * 1000)
                     to_dispatch.append((created - committed).total_seconds() * 1000)
     finally:
         listener.close()
-    return Latency(to_start, to_end, to_dispatch)
+    return Latency(to_start, call_to_start, to_end, to_dispatch)
 
 
 def wait_run(
@@ -579,20 +1073,20 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def bench_latency(
-    jobs: int, concurrency: int, repeat: int, env: dict[str, str], log_dir: Path, url: str
-) -> list[Latency]:
-    results = []
+    jobs: int, repeat: int, profiles: list[Profile], log_dir: Path, url: str
+) -> dict[str, list[Latency]]:
+    results: dict[str, list[Latency]] = {}
     for _ in range(repeat):
-        result = latency_once(jobs, concurrency, env, log_dir, url)
-        results.append(result)
-        s = result.to_start_ms
-        print(
-            f"  commit -> in_progress p50 {percentile(s, 50):.1f} ms, p90 "
-            f"{percentile(s, 90):.1f}, p99 {percentile(s, 99):.1f}, max {max(s):.1f}; "
-            f"-> completed p50 {percentile(result.to_end_ms, 50):.1f} ms; "
-            f"-> dispatched p50 {percentile(result.to_dispatch_ms, 50):.1f} ms",
-            flush=True,
-        )
+        for profile in profiles:
+            result = latency_once(jobs, profile, log_dir, url)
+            results.setdefault(profile.name, []).append(result)
+            s, c = result.to_start_ms, result.call_to_start_ms
+            print(
+                f"  {profile.name:<7}: commit -> in_progress p50 {percentile(s, 50):.2f} ms, p90 "
+                f"{percentile(s, 90):.2f}, p99 {percentile(s, 99):.2f}, max {max(s):.2f}; "
+                f"call -> in_progress p50 {percentile(c, 50):.2f}, p99 {percentile(c, 99):.2f}",
+                flush=True,
+            )
     empty()
     return results
 
@@ -604,95 +1098,189 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def median_of(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return median(present) if present else None
+
+
 def mark(ok: bool) -> str:
     return "ok" if ok else "MISSED"
+
+
+def gap(value: float, reference: float) -> float:
+    """How far ``value`` is from ``reference``, in % of the reference (signed)."""
+    return (value - reference) / reference * 100
+
+
+def print_drain(
+    scenarios: list[Scenario], drains: dict[str, list[Drain]], rates: dict[str, float]
+) -> None:
+    header = (
+        f"{'scenario':<26} {'runs/s':>7} {'min':>7} {'max':>7} {'seconds':>7} "
+        f"{'1st start':>9} {'steady/s':>8} {'/claim':>6} {'py CPU':>8} {'db CPU':>8} "
+        f"{'stmts':>6} {'commits':>7}  >= {TARGET_DRAIN:,.0f}/s"
+    )
+    print(header)
+    print("-" * len(header))
+    for scenario in scenarios:
+        runs = drains.get(scenario.part)
+        if not runs:
+            continue
+        all_rates = [r.rate for r in runs]
+        rate = rates[scenario.part]
+        print(
+            f"{scenario.label:<26} {rate:>7,.0f} {min(all_rates):>7,.0f} {max(all_rates):>7,.0f} "
+            f"{median([r.seconds for r in runs]):>7.2f} "
+            f"{median([r.first_start_ms for r in runs]):>+7.0f}ms "
+            f"{median([r.steady_rate for r in runs]):>8,.0f} "
+            f"{median([r.claim_size for r in runs]):>6.1f} "
+            f"{per_run(median_of([r.python_cpu_ms for r in runs]), ' ms'):>8} "
+            f"{per_run(median_of([r.db_cpu_ms for r in runs]), ' ms'):>8} "
+            f"{per_run(median_of([r.work.statements for r in runs])):>6} "
+            f"{per_run(median_of([r.work.commits for r in runs])):>7}  "
+            f"{mark(rate >= TARGET_DRAIN)}"
+        )
+    print(
+        "(1st start: first run's start after t0, negative when a worker started before the "
+        "other registered;\nsteady/s: runs / (last end - first start); /claim: runs started by "
+        "one claim statement; per run:\npy CPU: dispatcher + workers; db CPU: the server's "
+        "processes; stmts: statements run (pg_stat_statements,\nforeign-key checks apart); "
+        "commits: transactions committed (xact_commit; read-only ones count too,\nsuch as a "
+        "listening connection's receipt of a NOTIFY))"
+    )
+    base = rates.get("backlog")
+    checks = []
+    for part, what in (("backlog-big", "bigger backlog"), ("history", "with history")):
+        if base and part in rates:
+            delta = gap(rates[part], base)
+            checks.append(f"{what} vs backlog {delta:+.1f} % {mark(abs(delta) <= TARGET_SPREAD)}")
+    if checks:
+        print(f"within {TARGET_SPREAD:g} %: " + "; ".join(checks))
+    works = [(s.label, drains[s.part][-1].work) for s in scenarios if drains.get(s.part)]
+    if any(work.top for _, work in works):
+        print(
+            f"top {TOP_STATEMENTS} statements by execution time (last repetition; share of the "
+            "statements' execution time, calls per run):"
+        )
+        for label, work in works:
+            for n, (statement, calls, share) in enumerate(work.top):
+                name = label if n == 0 else ""
+                print(f"  {name:<26} {share * 100:5.1f} % {calls:6.2f}  {statement}")
+            if work.fk_checks:
+                print(
+                    f"  {'':<26} {'':>7} {work.fk_checks:6.2f}  (foreign-key checks by the server)"
+                )
+
+
+def print_latency(profile: Profile, runs: list[Latency], jobs: int) -> None:
+    print(
+        f"\nlatency to in_progress ({jobs} sequential runs, idle workers, "
+        f"{profile.workers(profile.latency_concurrency)}; medians over {len(runs)} "
+        "repetition(s), database clock)"
+    )
+    header = (
+        f"{'from':<36} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7}   "
+        f"p50 <= {TARGET_P50_MS:g}  p99 <= {TARGET_P99_MS:g}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, series in (
+        ("enqueue commit (after the call)", [r.to_start_ms for r in runs]),
+        ("enqueue call (before it)", [r.call_to_start_ms for r in runs]),
+    ):
+        p50 = median([percentile(s, 50) for s in series])
+        p99 = median([percentile(s, 99) for s in series])
+        print(
+            f"{label:<36} {p50:>7.2f} {median([percentile(s, 90) for s in series]):>7.2f} "
+            f"{p99:>7.2f} {median([max(s) for s in series]):>7.2f}   "
+            f"{mark(p50 <= TARGET_P50_MS):>11}  {mark(p99 <= TARGET_P99_MS):>8}"
+        )
+    dispatched = median([percentile(r.to_dispatch_ms, 50) for r in runs])
+    completed = median([percentile(r.to_end_ms, 50) for r in runs])
+    print(
+        f"(commit -> run row written p50 {dispatched:.2f} ms, negative: written by the "
+        f"enqueue itself; commit -> completed p50 {completed:.2f} ms)"
+    )
 
 
 def print_report(
     args: argparse.Namespace,
     facts: dict[str, str],
-    settings: dict[str, Any],
+    server: Server,
+    profiles: list[Profile],
+    scenarios: list[Scenario],
     enqueue: dict[str, list[float]] | None,
-    drain: dict[tuple[str, int], list[Drain]] | None,
-    latency: list[Latency] | None,
+    drain: dict[tuple[str, str], list[Drain]] | None,
+    latency: dict[str, list[Latency]] | None,
 ) -> None:
-    print("\n" + "=" * 78)
+    print("\n" + "=" * 100)
     print(
-        f"queue throughput: {args.jobs:,} one-off runs of {TRAIN}; medians of {args.repeat} "
-        f"repetition(s); {os.cpu_count()} CPUs"
+        f"queue throughput: one-off runs of {TRAIN}; {os.cpu_count()} CPUs; medians of "
+        f"{args.repeat} repetition(s) (backlog, live, latency) and {args.big_repeat} "
+        "(enqueue, bigger backlog, history)"
     )
     print(
         f"PostgreSQL {facts.get('server_version')} (fsync={facts.get('fsync')}, "
         f"synchronous_commit={facts.get('synchronous_commit')}, "
-        f"shared_buffers={facts.get('shared_buffers')}x8kB)"
+        f"shared_buffers={facts.get('shared_buffers')}x8kB, "
+        f"shared_preload_libraries='{facts.get('shared_preload_libraries', '')}')"
     )
-    print(f"child TRAX settings: {json.dumps(settings)} (DEBUG=False, LOG_LEVEL=WARNING)")
+    print(
+        "statements: "
+        + ("pg_stat_statements" if server.statements else f"- ({server.why_not})")
+        + "; db CPU: "
+        + (f"/proc, postmaster {server.postmaster}" if server.postmaster else "- (not in /proc)")
+    )
     print(
         "load average (1 min) at start, end: "
         + ", ".join(f"{load:.1f}" for load in args.loads)
         + " (anything above ~0.5 at the start is other work sharing the machine)"
     )
-    print(f"processes: 1 x trax_scheduler --no-workers, {WORKERS} x trax_worker --concurrency C")
     if enqueue:
-        print(f"\n{'enqueue':<40} {'runs/s':>10} {'min':>10} {'max':>10}")
-        print("-" * 73)
+        print(
+            f"\n{'enqueue (bench process, default settings)':<44} {'runs/s':>10} {'min':>10} "
+            f"{'max':>10}"
+        )
+        print("-" * 77)
         for label, rates in enqueue.items():
-            print(f"{label:<40} {median(rates):>10,.0f} {min(rates):>10,.0f} {max(rates):>10,.0f}")
-    if drain:
+            print(f"{label:<44} {median(rates):>10,.0f} {min(rates):>10,.0f} {max(rates):>10,.0f}")
+    rates: dict[str, dict[str, float]] = {}
+    for profile in profiles:
+        print(f"\n── profile {profile.name} " + "─" * (88 - len(profile.name)))
         print(
-            f"\ndrain, end to end ({WORKERS} workers + dispatcher; backlog: queued first, timed "
-            "from the workers' start; live: queued in chunks while all runs)"
+            f"TRAX settings {json.dumps(profile.settings)}; processes: 1 x trax_scheduler "
+            f"--no-workers, {WORKERS} x {profile.workers(profile.concurrency)}"
         )
-        header = (
-            f"{'mode':<8} {'C':>3} {'runs/s':>8} {'min':>7} {'max':>7} {'seconds':>8} "
-            f"{'1st start':>10} {'steady/s':>9} {'per claim':>9} {'py CPU/run':>11}  "
-            f"target {TARGET_DRAIN:,.0f}/s"
-        )
-        print(header)
-        print("-" * len(header))
-        for (mode, concurrency), runs in sorted(drain.items()):
-            rates = [r.rate for r in runs]
-            rate = median(rates)
-            cpus = [r.python_cpu_ms for r in runs if r.python_cpu_ms is not None]
-            cpu = f"{median(cpus):.2f} ms" if cpus else "-"
+        drains = {
+            part: runs for (name, part), runs in (drain or {}).items() if name == profile.name
+        }
+        rates[profile.name] = {
+            part: median([r.rate for r in runs]) for part, runs in drains.items()
+        }
+        if drains:
             print(
-                f"{mode:<8} {concurrency:>3} {rate:>8,.0f} {min(rates):>7,.0f} "
-                f"{max(rates):>7,.0f} {median([r.seconds for r in runs]):>8.2f} "
-                f"{median([r.first_start_ms for r in runs]):>8.0f}ms "
-                f"{median([r.steady_rate for r in runs]):>9,.0f} "
-                f"{median([r.claim_size for r in runs]):>9.1f} {cpu:>11}  "
-                f"{mark(rate >= TARGET_DRAIN)}"
+                f"\ndrain, end to end ({WORKERS} workers + dispatcher; backlog: queued first, "
+                "timed from the workers' start; live: queued in chunks while the workers run)"
             )
-        print(
-            "(1st start: first run's start after t0; steady/s: runs / (last end - first start); "
-            "per claim: runs started by one claim statement; py CPU/run: dispatcher + workers)"
-        )
-    if latency:
-        starts = [lat.to_start_ms for lat in latency]
-        ends = [lat.to_end_ms for lat in latency]
-        p50 = median([percentile(s, 50) for s in starts])
-        p90 = median([percentile(s, 90) for s in starts])
-        p99 = median([percentile(s, 99) for s in starts])
-        worst = median([max(s) for s in starts])
-        print(
-            f"\nlatency, enqueue commit -> in_progress ({args.latency_jobs} sequential jobs, idle "
-            f"workers, C={args.latency_concurrency}; medians over repetitions)"
-        )
-        dispatched = [lat.to_dispatch_ms for lat in latency]
-        print(
-            f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}   of which -> dispatched "
-            "p50 ms   -> completed p50 ms"
-        )
-        print("-" * 87)
-        print(
-            f"{p50:>8.1f} {p90:>8.1f} {p99:>8.1f} {worst:>8.1f}   "
-            f"{median([percentile(d, 50) for d in dispatched]):>25.1f}   "
-            f"{median([percentile(e, 50) for e in ends]):>16.1f}"
-        )
-        print(
-            f"targets: p50 < {TARGET_P50_MS:g} ms {mark(p50 < TARGET_P50_MS)}; "
-            f"p99 < {TARGET_P99_MS:g} ms {mark(p99 < TARGET_P99_MS)}"
-        )
+            print_drain(scenarios, drains, rates[profile.name])
+        if latency and latency.get(profile.name):
+            print_latency(profile, latency[profile.name], args.latency_jobs)
+    if "default" in rates and "tuned" in rates:
+        default, tuned = rates["default"], rates["tuned"]
+        common = [s for s in scenarios if s.part in default and s.part in tuned]
+        if common:
+            print(
+                "\ndefault vs tuned, drain runs/s: "
+                + ", ".join(
+                    f"{s.label} {gap(default[s.part], tuned[s.part]):+.1f} %" for s in common
+                )
+            )
+            headline = common[0]
+            within = abs(gap(default[headline.part], tuned[headline.part]))
+            print(
+                f"default within {within:.1f} % of tuned ({headline.label}; target "
+                f"{TARGET_DEFAULT_GAP:g} %): {mark(within <= TARGET_DEFAULT_GAP)}"
+            )
 
 
 def main() -> None:
@@ -701,8 +1289,8 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         refuse("DATABASE_URL must point at PostgreSQL")
-    settings = {**CHILD_SETTINGS, **args.settings}
     log_dir = Path(tempfile.mkdtemp(prefix="trax-bench-queue-"))
+    scenarios = make_scenarios(args)
     enqueue = drain = latency = None
     with scratch_postgresql(url, args.database) as scratch:
         setup_django(scratch)
@@ -710,22 +1298,18 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         facts = server_facts()
-        env = child_env(scratch, settings)
+        server = probe_server(args.database)
+        profiles = make_profiles(args, scratch)
         if "enqueue" in args.only:
             print(f"\nenqueue {args.jobs:,} runs", flush=True)
-            enqueue = bench_enqueue(args.jobs, args.repeat)
-        if "drain" in args.only:
-            print(f"\ndrain {args.jobs:,} runs with {WORKERS} workers + dispatcher", flush=True)
-            drain = bench_drain(
-                args.jobs, args.concurrency, args.repeat, env, log_dir, args.hold, args.analyze
-            )
+            enqueue = bench_enqueue(args.jobs, args.big_repeat)
+        if scenarios:
+            drain = bench_drain(scenarios, profiles, server, log_dir, args.hold, args.analyze)
         if "latency" in args.only:
-            print(f"\nlatency over {args.latency_jobs} sequential jobs", flush=True)
-            latency = bench_latency(
-                args.latency_jobs, args.latency_concurrency, args.repeat, env, log_dir, scratch
-            )
+            print(f"\nlatency over {args.latency_jobs} sequential runs", flush=True)
+            latency = bench_latency(args.latency_jobs, args.repeat, profiles, log_dir, scratch)
         args.loads.append(os.getloadavg()[0])
-        print_report(args, facts, settings, enqueue, drain, latency)
+        print_report(args, facts, server, profiles, scenarios, enqueue, drain, latency)
     if args.keep_logs:
         print(f"\nchild logs: {log_dir}")
     else:

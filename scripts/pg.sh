@@ -12,7 +12,8 @@
 # a superuser and owns database `trax`. PostgreSQL refuses to run as root: as root the server
 # runs as $PG_USER, else `postgres`, else a system user `trax-pg` created on the spot.
 #
-# Environment: PG_BINDIR (PostgreSQL binaries), PG_PORT, PG_USER, PG_FAST=0 (keep fsync & co.).
+# Environment: PG_BINDIR (PostgreSQL binaries), PG_PORT, PG_USER, PG_FAST=0 (keep fsync & co.),
+# PG_PRELOAD (shared_preload_libraries, e.g. pg_stat_statements; Debian's server packages ship it).
 
 set -euo pipefail
 shopt -s inherit_errexit
@@ -135,6 +136,9 @@ cmd_start() {
         die "no PostgreSQL server binaries found after installing"
     PG_RUNAS=
     [[ $(id -u) -ne 0 ]] || PG_RUNAS=$(server_user)
+    if [[ -n ${PG_PRELOAD:-} && ! $PG_PRELOAD =~ ^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$ ]]; then
+        die "PG_PRELOAD='$PG_PRELOAD' is not a comma-separated list of library names"
+    fi
     PG_TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/trax-pg.XXXXXX")
     PG_PORT=${PG_PORT:-$(free_port)}
     DATABASE_URL="postgres://trax:trax@127.0.0.1:$PG_PORT/trax"
@@ -166,6 +170,9 @@ cmd_start() {
             echo "fsync = off"
             echo "synchronous_commit = off"
             echo "full_page_writes = off"
+        fi
+        if [[ -n ${PG_PRELOAD:-} ]]; then
+            echo "shared_preload_libraries = '$PG_PRELOAD'"
         fi
     } >>"$PG_TMPDIR/data/postgresql.conf"
 
@@ -247,7 +254,7 @@ run)
     cmd_run "$@"
     ;;
 *)
-    sed -n '2,15s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
     exit 2
     ;;
 esac
