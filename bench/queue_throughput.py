@@ -33,8 +33,8 @@ Parts (``--only``; ``drain`` means the four drain scenarios):
   1,000; ``trax.enqueue`` one by one (each call its own transaction, as a caller outside
   ``atomic()`` gets), and one by one each inside ``transaction.atomic()``.
 - ``backlog``: drain of ``--jobs`` runs queued before the processes start; timed from the
-  moment the later worker registered (its ``trax_worker.started_at``) to the last run's
-  ``end_time``.
+  moment the first worker registered (its ``trax_worker.started_at``: it may drain alone until
+  the other one is up) to the last run's ``end_time``.
 - ``backlog-big``: the same with ``--big-jobs`` runs.
 - ``live``: the processes are up and idle, and ``--jobs`` runs are queued in chunks of 1,000
   while the workers run; timed from just before the first enqueue to the last ``end_time``.
@@ -50,7 +50,7 @@ Parts (``--only``; ``drain`` means the four drain scenarios):
 Every drain checks that each run completed exactly once. Its columns, per profile:
 
 - runs/s (median, min, max over the repetitions) and seconds; 1st start, the first run's
-  start_time after t0 (negative when a worker started runs before the other registered);
+  start_time after t0;
   steady/s, runs / (last end - first start); /claim, runs started per claim statement.
 - py CPU: user + system CPU of the dispatcher and the workers per run (/proc).
 - db CPU: user + system CPU per run of the PostgreSQL server: its postmaster and all the
@@ -929,7 +929,8 @@ def drain_once(
             enqueue_chunks(jobs)
         else:
             cpu_before = process_cpu_seconds(pids)
-            t0 = sql("SELECT max(started_at) FROM trax_worker WHERE kind = 'worker'")[0][0]
+            # From the first worker's start: it may drain alone until the other registers.
+            t0 = sql("SELECT min(started_at) FROM trax_worker WHERE kind = 'worker'")[0][0]
             if hold:
                 t0 = database_now()
         wait_finished(jobs, group, timeout=max(120.0, jobs / 20))
@@ -1141,8 +1142,7 @@ def print_drain(
             f"{mark(rate >= TARGET_DRAIN)}"
         )
     print(
-        "(1st start: first run's start after t0, negative when a worker started before the "
-        "other registered;\nsteady/s: runs / (last end - first start); /claim: runs started by "
+        "(1st start: first run's start after t0;\nsteady/s: runs / (last end - first start); /claim: runs started by "
         "one claim statement; per run:\npy CPU: dispatcher + workers; db CPU: the server's "
         "processes; stmts: statements run (pg_stat_statements,\nforeign-key checks apart); "
         "commits: transactions committed (xact_commit; read-only ones count too,\nsuch as a "
@@ -1275,11 +1275,12 @@ def print_report(
                     f"{s.label} {gap(default[s.part], tuned[s.part]):+.1f} %" for s in common
                 )
             )
-            headline = common[0]
-            within = abs(gap(default[headline.part], tuned[headline.part]))
+            # Only falling behind counts: default settings faster than tuned ones are no miss.
+            worst = min(common, key=lambda s: gap(default[s.part], tuned[s.part]))
+            behind = max(0.0, -gap(default[worst.part], tuned[worst.part]))
             print(
-                f"default within {within:.1f} % of tuned ({headline.label}; target "
-                f"{TARGET_DEFAULT_GAP:g} %): {mark(within <= TARGET_DEFAULT_GAP)}"
+                f"default at most {behind:.1f} % behind tuned (worst: {worst.label}; target "
+                f"{TARGET_DEFAULT_GAP:g} %): {mark(behind <= TARGET_DEFAULT_GAP)}"
             )
 
 
