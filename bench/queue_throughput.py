@@ -1142,7 +1142,8 @@ def print_drain(
             f"{mark(rate >= TARGET_DRAIN)}"
         )
     print(
-        "(1st start: first run's start after t0;\nsteady/s: runs / (last end - first start); /claim: runs started by "
+        "(1st start: first run's start after t0;\nsteady/s: runs / (last end - first start); "
+        "/claim: runs started by "
         "one claim statement; per run:\npy CPU: dispatcher + workers; db CPU: the server's "
         "processes; stmts: statements run (pg_stat_statements,\nforeign-key checks apart); "
         "commits: transactions committed (xact_commit; read-only ones count too,\nsuch as a "
