@@ -6,13 +6,16 @@
 #   scripts/pg.sh url   <statefile>   print the DATABASE_URL of a running server
 #   scripts/pg.sh run -- <command...> start a server, run <command> with DATABASE_URL exported,
 #                                     always stop the server; exit with <command>'s exit code
+#   scripts/pg.sh bindir              print the folder of the server binaries it would use (no
+#                                     install); exit 1 when there is none
 #
 # The server listens on 127.0.0.1 only, on a free port (or $PG_PORT), keeps its data, log and
 # unix socket in a fresh `mktemp -d` folder, and trusts every local connection. Role `trax` is
 # a superuser and owns database `trax`. PostgreSQL refuses to run as root: as root the server
 # runs as $PG_USER, else `postgres`, else a system user `trax-pg` created on the spot.
 #
-# Environment: PG_BINDIR (PostgreSQL binaries), PG_PORT, PG_USER, PG_FAST=0 (keep fsync & co.),
+# Environment: PG_BINDIR (PostgreSQL binaries), PG_LIB_ROOT (where to look for <major>/bin,
+# default /usr/lib/postgresql; the newest major wins), PG_PORT, PG_USER, PG_FAST=0 (keep fsync & co.),
 # PG_PRELOAD (shared_preload_libraries, e.g. pg_stat_statements; Debian's server packages ship it).
 
 set -euo pipefail
@@ -29,7 +32,9 @@ log() {
     echo "$prog: $*" >&2
 }
 
-# Folder holding initdb/pg_ctl/postgres, installing PostgreSQL if root and there is none.
+# Folder holding initdb/pg_ctl/postgres: $PG_BINDIR, else the newest major version under
+# $PG_LIB_ROOT (Debian: /usr/lib/postgresql/<major>/bin; 15 on Debian 12, 17 on Debian 13), else
+# what pg_config names (other layouts; libpq-dev alone may name a folder without the server).
 find_bindir() {
     local dir
     if [[ -n ${PG_BINDIR:-} ]]; then
@@ -37,7 +42,12 @@ find_bindir() {
         echo "$PG_BINDIR"
         return 0
     fi
-    # pg_config alone (libpq-dev) may point at a folder without the server binaries.
+    for dir in $(printf '%s\n' "${PG_LIB_ROOT:-/usr/lib/postgresql}"/*/bin | sort -V -r); do
+        if [[ -x $dir/initdb && -x $dir/pg_ctl ]]; then
+            echo "$dir"
+            return 0
+        fi
+    done
     if command -v pg_config >/dev/null; then
         dir=$(pg_config --bindir 2>/dev/null || true)
         if [[ -n $dir && -x $dir/initdb && -x $dir/pg_ctl ]]; then
@@ -45,22 +55,16 @@ find_bindir() {
             return 0
         fi
     fi
-    dir=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-    if [[ -x $dir/initdb && -x $dir/pg_ctl ]]; then
-        echo "$dir"
-        return 0
-    fi
     return 1
 }
 
+# Debian's `postgresql` package depends on the release's own major version.
 install_postgresql() {
-    [[ $(id -u) -eq 0 ]] || die "no PostgreSQL server binaries found; install postgresql-15 (or set PG_BINDIR)"
+    [[ $(id -u) -eq 0 ]] || die "no PostgreSQL server binaries found; install Debian's postgresql package (or set PG_BINDIR)"
     log "no PostgreSQL server binaries found, installing them with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update >&2
-    apt-get install -y --no-install-recommends postgresql-15 >&2 ||
-        apt-get install -y --no-install-recommends postgresql >&2 ||
-        die "could not install PostgreSQL"
+    apt-get install -y --no-install-recommends postgresql >&2 || die "could not install PostgreSQL"
 }
 
 # The unprivileged user the server runs as when we are root.
@@ -252,6 +256,9 @@ start | stop | url)
 run)
     shift
     cmd_run "$@"
+    ;;
+bindir)
+    find_bindir
     ;;
 *)
     sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
