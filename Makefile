@@ -28,7 +28,12 @@ PYTEST_ARGS ?=
 # See scripts/run.sh.
 SCHEDULER ?= $(VENV)/bin/python manage.py trax_scheduler
 
-export VENV PORT PYTEST_ARGS SCHEDULER FAIL_FAST
+# The example project's settings fail closed (DEBUG off, SECRET_KEY required): the targets
+# here are development, so they bring a development key unless one is set. `make run` also
+# turns DEBUG on (scripts/run.sh).
+SECRET_KEY ?= django-insecure-development-only-never-deploy-this-key
+
+export VENV PORT PYTEST_ARGS SCHEDULER FAIL_FAST SECRET_KEY
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-sqlite lint check bench pg-start pg-stop pg-shell clean

@@ -140,6 +140,7 @@ def scratch_sqlite() -> Iterator[str]:
 
 
 def setup_django(url: str) -> None:
+    os.environ.setdefault("SECRET_KEY", "django-insecure-bench-only-never-deploy-this-key")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the cycle logs what it queued

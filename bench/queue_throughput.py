@@ -359,6 +359,7 @@ def scratch_postgresql(url: str, name: str) -> Iterator[str]:
 
 
 def setup_django(url: str) -> None:
+    os.environ.setdefault("SECRET_KEY", "django-insecure-bench-only-never-deploy-this-key")
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 bin=${VENV:-.venv}/bin
 port=${PORT:-8000}
 
+# A look around on this machine: development values, stated here since the settings fail closed.
+export DEBUG=${DEBUG:-True}
+export SECRET_KEY=${SECRET_KEY:-django-insecure-development-only-never-deploy-this-key}
+
 "$bin/python" manage.py migrate --noinput
 
 "$bin/python" manage.py shell --no-imports -c '
