@@ -231,12 +231,7 @@ def forget_runtime_settings() -> None:
 @receiver(setting_changed)
 def _reset_on_change(*, setting: str, **kwargs: Any) -> None:
     global _cached
+    # Caches built from settings elsewhere reset through receivers next to them.
     if setting == "TRAX":
         _cached = None
         forget_runtime_settings()
-        from trax.dispatch.steps.dispatch import set_router
-
-        set_router(None)
-        from trax.effects.service import reset_default_service
-
-        reset_default_service()

@@ -133,7 +133,7 @@ def test_a_heartbeat_between_the_reapers_statements_cannot_resurrect_a_reaped_cl
 
     def heartbeat_after_the_first_update(execute: Any, sql: str, *args: Any) -> Any:
         result = execute(sql, *args)
-        if "'WorkerLost'" in sql:  # the reaper's first statement just failed the run
+        if "SET train_state = 'failed'" in sql:  # the reaper's first statement failed the run
             beats.append(threading.Thread(target=beat_from_worker_a))
             beats[0].start()
             beats[0].join(2)  # a reaper that locks the job rows makes it wait: fine too

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import traceback
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asgiref.sync import async_to_sync
 
@@ -22,7 +22,9 @@ from trax.core.result import (
     Success,
     attach_failure_context,
 )
-from trax.core.train import Train
+
+if TYPE_CHECKING:  # a train runs its chain through this module: no import back at runtime
+    from trax.core.train import Train
 
 
 class JunctionObserver(Protocol):

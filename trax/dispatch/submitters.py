@@ -11,7 +11,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from django.utils.module_loading import import_string
 
-from trax.store.dispatch import DispatchedRun
+from trax.store import DispatchedRun
 
 logger = logging.getLogger("trax.dispatch")
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from trax.store.metadata import HostStamp
+from trax.store import HostStamp
 
 # (variable that reveals the platform, environment name, variable holding the instance id)
 _PLATFORMS: tuple[tuple[str, str, str], ...] = (

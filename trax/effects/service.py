@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from trax.core import (
@@ -39,9 +41,11 @@ from trax.effects.host import detect_executor, detect_host
 from trax.effects.logs import RunLogBuffer, capturing
 from trax.effects.observer import RunEffects
 from trax.effects.providers import EffectProvider, notify_providers
-from trax.models import CancelReason, Metadata, TrainState
+from trax.models import CancelReason, FailureKind, Metadata, TrainState
 from trax.registry import UnknownTrainError, registry
 from trax.store import (
+    ClaimedRun,
+    ExtraWrite,
     HostStamp,
     RunOutcome,
     manifest_record_success,
@@ -50,8 +54,6 @@ from trax.store import (
     metadata_start,
     run_records_alias,
 )
-from trax.store.claim import ClaimedRun
-from trax.store.metadata import ExtraWrite
 
 logger = logging.getLogger("trax.runs")
 
@@ -345,7 +347,9 @@ def _refusal(name: str, error: TraxError) -> tuple[RunOutcome, Failure]:
     """How a stored run that cannot start is recorded: ``UnknownTrain`` (never retried) or the
     validation error."""
     exception_type = (
-        "UnknownTrain" if isinstance(error, UnknownTrainError) else type(error).__name__
+        FailureKind.UNKNOWN_TRAIN.value
+        if isinstance(error, UnknownTrainError)
+        else type(error).__name__
     )
     outcome = RunOutcome(
         state=TrainState.FAILED, failure_exception=exception_type, failure_reason=str(error)
@@ -477,3 +481,9 @@ def _replace(options: LifecycleOptions, key: str, value: Any) -> LifecycleOption
 def reset_default_service() -> None:
     """Drop the cached service (settings changed)."""
     _default_cache.reset()
+
+
+@receiver(setting_changed)
+def _forget_service(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TRAX":
+        reset_default_service()

@@ -16,6 +16,7 @@ from datetime import datetime
 import trax
 from trax.conf import effective_settings
 from trax.core import Failure
+from trax.effects.host import detect_host
 from trax.manager.config import ManagerConfig
 from trax.manager.context import Cycle
 from trax.manager.steps.cleanup import CleanedUp, clean_up
@@ -32,8 +33,7 @@ from trax.manager.steps.stale_runs import (
     fail_stale_pending_runs,
 )
 from trax.manager.steps.timeouts import TimedOutRuns, cancel_timed_out_runs
-from trax.store import database_now, run_records_alias
-from trax.store.housekeeping import record_housekeeping_failure
+from trax.store import database_now, record_housekeeping_failure, run_records_alias
 
 logger = logging.getLogger("trax.manager")
 
@@ -125,7 +125,9 @@ def run_manager_cycle(
     )
     result = ManagerCycle().run_result(cycle)
     if isinstance(result, Failure):
-        record_housekeeping_failure(MANAGER_TRAIN_NAME, result.context, using=alias)
+        record_housekeeping_failure(
+            MANAGER_TRAIN_NAME, result.context, host=detect_host(), using=alias
+        )
         logger.error(
             "manager cycle failed in %s: %s", result.context.junction_name, result.context.message
         )

@@ -48,6 +48,18 @@ class CancelReason(models.TextChoices):
     PARENT = "parent", "Parent"
 
 
+class FailureKind(models.TextChoices):
+    """Failures the engine itself records in ``failure_exception`` (a train's own failures store
+    their exception's class name). Retries and dead letters decide on these."""
+
+    DISPATCH_FAILED = "DispatchFailed", "Dispatch failed"  # a submitter could not take the run
+    WORKER_LOST = "WorkerLost", "Worker lost"  # its claim's lease expired while it ran
+    UNKNOWN_TRAIN = "UnknownTrain", "Unknown train"  # no process has the train: never retried
+    STALE_PENDING = "StalePending", "Stale pending"  # pending with no job or claim for too long
+    STALE_IN_PROGRESS = "StaleInProgress", "Stale in progress"  # in progress with no live claim
+    UNSTORABLE_OUTCOME = "UnstorableOutcome", "Unstorable outcome"  # the database refused it
+
+
 class WorkerKind(models.TextChoices):
     SCHEDULER = "scheduler", "Scheduler"
     WORKER = "worker", "Worker"

@@ -17,7 +17,7 @@ from trax.models import ACTIVE_STATES, Manifest, Metadata, ScheduleType, WorkQue
 from trax.models.choices import PRIORITY_MAX
 from trax.registry import registry
 from trax.scheduling.errors import ActivationError
-from trax.store.work_queue import work_queue_insert_one
+from trax.store import work_queue_insert_one
 
 logger = logging.getLogger("trax.scheduling")
 

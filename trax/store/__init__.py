@@ -2,7 +2,9 @@
 
 from trax.store.alias import run_records_alias
 from trax.store.audit import audit_record
+from trax.store.claim import ClaimedRun, background_job_claim
 from trax.store.clock import database_now
+from trax.store.completion import Completion, background_job_complete
 from trax.store.dead_letter import (
     dead_letter_acknowledge,
     dead_letter_create,
@@ -10,6 +12,13 @@ from trax.store.dead_letter import (
     dead_letter_retry,
 )
 from trax.store.direct import work_queue_enqueue_direct
+from trax.store.dispatch import (
+    DispatchedRun,
+    QueuedEntry,
+    work_queue_dispatch,
+    work_queue_fail_dispatch,
+)
+from trax.store.housekeeping import record_housekeeping_failure
 from trax.store.leader import leader_acquire, leader_release
 from trax.store.logs import log_write_batch
 from trax.store.manifest import (
@@ -23,6 +32,7 @@ from trax.store.manifest import (
 from trax.store.metadata import (
     CancelRequestResult,
     CancelSignal,
+    ExtraWrite,
     HostStamp,
     JunctionProgress,
     RunOutcome,
@@ -37,21 +47,38 @@ from trax.store.metadata import (
     metadata_request_cancel,
     metadata_start,
 )
+from trax.store.reaper import ReapReport, background_job_reap_expired
 from trax.store.work_queue import (
     work_queue_cancel_lineage,
     work_queue_insert,
+    work_queue_insert_one,
     work_queue_insert_skipping_conflicts,
     work_queue_trigger,
+)
+from trax.store.workers import (
+    worker_heartbeat,
+    worker_prune_stale,
+    worker_register,
+    worker_unregister,
 )
 
 __all__ = [
     "CancelRequestResult",
     "CancelSignal",
+    "ClaimedRun",
+    "Completion",
+    "DispatchedRun",
+    "ExtraWrite",
     "HostStamp",
     "JunctionProgress",
     "Occurrence",
+    "QueuedEntry",
+    "ReapReport",
     "RunOutcome",
     "audit_record",
+    "background_job_claim",
+    "background_job_complete",
+    "background_job_reap_expired",
     "database_now",
     "dead_letter_acknowledge",
     "dead_letter_create",
@@ -75,10 +102,18 @@ __all__ = [
     "metadata_read_cancel_flag",
     "metadata_request_cancel",
     "metadata_start",
+    "record_housekeeping_failure",
     "run_records_alias",
     "work_queue_cancel_lineage",
+    "work_queue_dispatch",
     "work_queue_enqueue_direct",
+    "work_queue_fail_dispatch",
     "work_queue_insert",
+    "work_queue_insert_one",
     "work_queue_insert_skipping_conflicts",
     "work_queue_trigger",
+    "worker_heartbeat",
+    "worker_prune_stale",
+    "worker_register",
+    "worker_unregister",
 ]

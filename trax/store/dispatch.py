@@ -14,7 +14,14 @@ from django.db.models.functions import Now
 
 from trax.events.channels import JOBS_READY, WORK_QUEUED
 from trax.events.notify import notify
-from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
+from trax.models import (
+    BackgroundJob,
+    FailureKind,
+    Metadata,
+    TrainState,
+    WorkQueue,
+    WorkQueueStatus,
+)
 from trax.store.queries import execute_named
 
 
@@ -84,7 +91,7 @@ def work_queue_dispatch(
         with connection.cursor() as cursor:
             cursor.executemany(
                 "UPDATE trax_work_queue SET status = 'dispatched', metadata_id = %s, "
-                "dispatched_at = %s WHERE id = %s",
+                "dispatched_at = %s WHERE id = %s AND status = 'queued'",
                 [
                     (run.pk, connection.ops.adapt_datetimefield_value(run.created_at), entry_id)
                     for run, entry_id in zip(runs, locked, strict=True)
@@ -131,7 +138,7 @@ def work_queue_fail_dispatch(
             .update(
                 train_state=TrainState.FAILED,
                 end_time=Now(),
-                failure_exception="DispatchFailed",
+                failure_exception=FailureKind.DISPATCH_FAILED,
                 failure_reason=reason,
             )
         )

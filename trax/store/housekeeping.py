@@ -15,11 +15,11 @@ from trax.store.metadata import (
 )
 
 
-def record_housekeeping_failure(name: str, context: FailureContext, *, using: str) -> int:
-    """Record a failed run of a housekeeping train (manager, dispatcher) with its failure."""
-    from trax.effects.host import detect_host
-
-    host: HostStamp = detect_host()
+def record_housekeeping_failure(
+    name: str, context: FailureContext, *, host: HostStamp, using: str
+) -> int:
+    """Record a failed run of a housekeeping train (manager, dispatcher) with its failure, on
+    the process's ``host``."""
     with transaction.atomic(using=using):
         row = metadata_create(name=name, input=None, using=using)
         metadata_start(row.pk, host=host, using=using)

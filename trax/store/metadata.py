@@ -15,7 +15,14 @@ from django.db.models.functions import Now
 
 from trax.events.channels import RUN_CANCEL
 from trax.events.notify import notify
-from trax.models import CancelReason, Metadata, TrainState, WorkQueue, WorkQueueStatus
+from trax.models import (
+    CancelReason,
+    FailureKind,
+    Metadata,
+    TrainState,
+    WorkQueue,
+    WorkQueueStatus,
+)
 from trax.store.alias import run_records_alias
 from trax.store.clock import database_now_sql
 
@@ -299,7 +306,7 @@ def metadata_fail_stale_pending(
         .update(
             train_state=TrainState.FAILED,
             end_time=Now(),
-            failure_exception="StalePending",
+            failure_exception=FailureKind.STALE_PENDING,
             failure_reason=reason,
         )
     )

@@ -8,6 +8,7 @@ from django.db import connections, transaction
 
 from trax.events.channels import CAPACITY_FREED
 from trax.events.notify import notify
+from trax.models import FailureKind
 from trax.store.clock import database_now_sql
 
 WORKER_LOST_REASON = "the worker holding this run stopped renewing its lease (process died?)"
@@ -55,10 +56,10 @@ def background_job_reap_expired(*, using: str, worker_id: str | None = None) -> 
         jobs_in = ", ".join(["%s"] * len(job_ids))
         cursor.execute(
             f"UPDATE trax_metadata SET train_state = 'failed', end_time = {now}, "
-            "failure_exception = 'WorkerLost', failure_reason = %s, "
+            "failure_exception = %s, failure_reason = %s, "
             "currently_running_junction = '', junction_started_at = NULL "
             f"WHERE train_state = 'in_progress' AND id IN ({runs_in})",
-            [WORKER_LOST_REASON, *run_ids],
+            [FailureKind.WORKER_LOST.value, WORKER_LOST_REASON, *run_ids],
         )
         failed = cursor.rowcount
         cursor.execute(

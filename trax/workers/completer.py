@@ -11,9 +11,8 @@ from dataclasses import dataclass, replace
 
 from django.db import DatabaseError, DataError, connections
 
-from trax.models import TrainState
-from trax.store.completion import Completion, background_job_complete
-from trax.store.metadata import RunOutcome
+from trax.models import FailureKind, TrainState
+from trax.store import Completion, RunOutcome, background_job_complete
 
 logger = logging.getLogger("trax.workers")
 
@@ -103,7 +102,7 @@ class BatchCompleter:
             completion,
             outcome=RunOutcome(
                 state=TrainState.FAILED,
-                failure_exception="UnstorableOutcome",
+                failure_exception=FailureKind.UNSTORABLE_OUTCOME,
                 failure_reason="the run's outcome could not be written to the database",
             ),
             requeue=None,

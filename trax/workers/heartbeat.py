@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.db import DatabaseError, connections
 
-from trax.store.workers import worker_heartbeat
+from trax.store import worker_heartbeat
 
 logger = logging.getLogger("trax.workers")
 

@@ -9,8 +9,7 @@ from datetime import timedelta
 
 from trax.core import TraxError
 from trax.models import Worker
-from trax.store import database_now
-from trax.store.reaper import ReapReport, background_job_reap_expired
+from trax.store import ReapReport, background_job_reap_expired, database_now
 
 
 class WorkerNameInUse(TraxError, RuntimeError):

@@ -21,10 +21,14 @@ from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
 from trax.models import CancelReason, WorkerKind, WorkQueue
 from trax.registry import registry
-from trax.store.claim import ClaimedRun, background_job_claim
-from trax.store.completion import Completion
-from trax.store.metadata import RunOutcome
-from trax.store.workers import worker_register, worker_unregister
+from trax.store import (
+    ClaimedRun,
+    Completion,
+    RunOutcome,
+    background_job_claim,
+    worker_register,
+    worker_unregister,
+)
 from trax.workers.cancel_watcher import CancelWatcher
 from trax.workers.claim_sizing import ClaimSizer
 from trax.workers.completer import BatchCompleter

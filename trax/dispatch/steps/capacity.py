@@ -9,7 +9,7 @@ from django.db.models import Count
 from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.load_queued import QueuedWork
 from trax.models import ACTIVE_STATES, ManifestGroup, Metadata
-from trax.store.dispatch import QueuedEntry
+from trax.store import QueuedEntry
 
 HOUSEKEEPING_PREFIX = "trax."
 

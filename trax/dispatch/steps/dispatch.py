@@ -6,18 +6,16 @@ import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import connections
+from django.dispatch import receiver
 
 from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.capacity import Selected
 from trax.dispatch.submitters import JobSubmitter, SubmitFailure, SubmitterRouter
-from trax.store.dispatch import (
-    DispatchedRun,
-    QueuedEntry,
-    work_queue_dispatch,
-    work_queue_fail_dispatch,
-)
+from trax.store import DispatchedRun, QueuedEntry, work_queue_dispatch, work_queue_fail_dispatch
 
 logger = logging.getLogger("trax.dispatch")
 
@@ -31,6 +29,12 @@ def set_router(router: SubmitterRouter | None) -> None:
     changes reset it)."""
     global _router
     _router = router
+
+
+@receiver(setting_changed)
+def _forget_router(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TRAX":
+        set_router(None)
 
 
 def router() -> SubmitterRouter:

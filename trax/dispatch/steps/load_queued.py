@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from trax.dispatch.context import DispatchCycle
 from trax.models import WorkQueue, WorkQueueStatus
-from trax.store.dispatch import QueuedEntry
+from trax.store import QueuedEntry
 
 
 @dataclass(frozen=True)

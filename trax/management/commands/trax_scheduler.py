@@ -23,8 +23,7 @@ from trax.registry import registry
 from trax.scheduling.declarations import schedules
 from trax.scheduling.errors import ScheduleError
 from trax.services import Service, Supervisor
-from trax.store import run_records_alias
-from trax.store.workers import worker_register, worker_unregister
+from trax.store import run_records_alias, worker_register, worker_unregister
 from trax.workers.heartbeat import Heartbeat
 from trax.workers.identity import worker_id_for
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from trax.manager.context import Cycle
 from trax.manager.steps.failure_streaks import FailureStreaks
-from trax.models import DeadLetter
+from trax.models import DeadLetter, FailureKind
 from trax.store import dead_letter_create
 
 
@@ -20,7 +20,7 @@ def create_dead_letters(cycle: Cycle, failures: FailureStreaks) -> DeadLettered:
     """At most one awaiting dead letter per manifest (a partial unique index enforces it)."""
     letters = []
     for streak in failures.streaks:
-        if streak.latest_exception == "UnknownTrain":
+        if streak.latest_exception == FailureKind.UNKNOWN_TRAIN:
             reason = f"train {streak.train_name!r} is not registered where it ran (UnknownTrain)"
         elif streak.failures > streak.max_retries:
             reason = (

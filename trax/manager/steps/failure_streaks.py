@@ -9,7 +9,14 @@ from typing import Any
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 
 from trax.manager.context import Cycle
-from trax.models import DeadLetter, DeadLetterStatus, Metadata, TrainState, WorkQueue
+from trax.models import (
+    DeadLetter,
+    DeadLetterStatus,
+    FailureKind,
+    Metadata,
+    TrainState,
+    WorkQueue,
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ def counted_failures(using: str) -> Any:
             | Q(end_time__gt=F("manifest__last_successful_run"))
         )
         .exclude(Exists(blocking_letter))
-        .exclude(Q(failure_exception="DispatchFailed") & Exists(requeued))
+        .exclude(Q(failure_exception=FailureKind.DISPATCH_FAILED) & Exists(requeued))
     )
 
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from trax.manager.context import Cycle
-from trax.store.reaper import background_job_reap_expired
-from trax.store.workers import worker_prune_stale
+from trax.store import background_job_reap_expired, worker_prune_stale
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from django.db.models import F
 
 from trax.manager.context import Cycle
 from trax.manager.steps.failure_streaks import FailureStreaks
-from trax.models import Metadata, TrainState, WorkQueue
+from trax.models import FailureKind, Metadata, TrainState, WorkQueue
 from trax.store import work_queue_insert_skipping_conflicts
 
-NOT_RETRIED = ("UnknownTrain",)
+NOT_RETRIED = (FailureKind.UNKNOWN_TRAIN,)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def queue_retries(cycle: Cycle, failures: FailureStreaks) -> QueuedRetries:
             retried_by__isnull=True,
         )
         # A one-off whose dispatch attempts ran out stays failed (DESIGN.md §4).
-        .exclude(failure_exception__in=(*NOT_RETRIED, "DispatchFailed"))
+        .exclude(failure_exception__in=(*NOT_RETRIED, FailureKind.DISPATCH_FAILED))
         .values_list(
             "id",
             "input",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from trax.manager.context import Cycle
-from trax.models import Metadata, TrainState
+from trax.models import FailureKind, Metadata, TrainState
 from trax.store import metadata_fail_in_progress, metadata_fail_stale_pending
 
 
@@ -56,7 +56,7 @@ def fail_stale_in_progress_runs(cycle: Cycle) -> StaleInProgressRuns:
             stale.append(run_id)
     failed = metadata_fail_in_progress(
         stale,
-        exception="StaleInProgress",
+        exception=FailureKind.STALE_IN_PROGRESS,
         reason="in progress past the backstop with no live claim; its executor is gone",
         using=cycle.using,
     )
