@@ -176,3 +176,90 @@ def test_the_engine_s_failure_kinds_are_named_only_by_failure_kind() -> None:
                 bad += [f"{path.relative_to(ROOT)}:{node.lineno} {k!r}" for k in named]
 
     assert not bad, violations("use FailureKind, not the string", bad)
+
+
+QUEUE_MODELS = {
+    "WorkQueue",
+    "BackgroundJob",
+    "Metadata",
+    "Manifest",
+    "ManifestGroup",
+    "DeadLetter",
+    "Leader",
+    "Worker",
+    "Audit",
+    "Log",
+}
+WRITES = {"save", "delete", "update", "bulk_create", "bulk_update", "create"}
+WRITES_ANYWHERE = {"get_or_create", "update_or_create"}
+SQL_WRITES = ("INSERT INTO TRAX_", "UPDATE TRAX_", "DELETE FROM TRAX_")
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def queue_writes(path: Path) -> Iterator[str]:
+    """ORM writes and raw SQL writes on the queue tables in one module. An ORM write is a
+    write method called on a receiver that names a trax model or a manager (``.objects``), or
+    ``save()`` / ``delete()`` on any object (model instances)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method, receiver = node.func.attr, ast.unparse(node.func.value)
+            names_model = "objects" in receiver or any(m in receiver for m in QUEUE_MODELS)
+            if (
+                method in WRITES_ANYWHERE
+                or (method in WRITES and names_model)
+                or (method in {"save", "delete"} and not node.args and "super()" not in receiver)
+            ):
+                yield f"{shown(path)}:{node.lineno} {receiver}.{method}(...)"
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and any(write in node.value.upper() for write in SQL_WRITES)
+        ):
+            yield f"{shown(path)}:{node.lineno} SQL {node.value[:50]!r}"
+
+
+def test_only_the_store_writes_queue_state() -> None:
+    owners = ("trax/store/", "trax/events/", "trax/migrations/")
+    scanned = [
+        path
+        for base in (TRAX, ROOT / "dashboard")
+        for path in base.rglob("*.py")
+        if not str(path.relative_to(ROOT)).startswith(owners)
+    ]
+    bad = [write for path in scanned for write in queue_writes(path)]
+
+    assert len(scanned) > 50
+    assert not bad, violations("queue and run state is written by trax.store only", bad)
+
+
+def test_the_write_scan_sees_writes(tmp_path: Path) -> None:
+    module = tmp_path / "writer.py"
+    module.write_text(
+        "def f(entry, cursor):\n"
+        "    WorkQueue.objects.filter(id=1).update(status='x')\n"
+        "    entry.save()\n"
+        "    cursor.execute('DELETE FROM trax_worker WHERE id = 1')\n"
+        "    problems.update({'a': 1})\n"
+    )
+
+    found = list(queue_writes(module))
+
+    assert len(found) == 3, found
+
+
+def test_new_work_entries_jobs_and_runs_are_built_by_the_store_only() -> None:
+    built_by_the_store = {"WorkQueue", "BackgroundJob", "Metadata"}
+    bad = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.func.id}(...)"
+        for name, path in MODULES.items()
+        if not name.startswith(("trax.store", "trax.models"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in built_by_the_store
+    ]
+
+    assert not bad, violations("describe new work with trax.store.NewWorkEntry", bad)

@@ -178,17 +178,20 @@ class AuditedAdminMixin:
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         pk = obj.pk
-        super().delete_model(request, obj)  # type: ignore[misc]
-        audit_record(
-            actor=actor_of(request),
-            action=f"{self.audit_noun}.delete",
-            target=f"{self.audit_noun}:{pk}",
-            detail={"name": str(obj), "via": "admin"},
-        )
+        self.remove(request, [obj])
+        self.audit_deleted(request, [(pk, str(obj))])
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         doomed = [(obj.pk, str(obj)) for obj in queryset]
-        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        self.remove(request, list(queryset))
+        self.audit_deleted(request, doomed)
+
+    def remove(self, request: HttpRequest, objs: list[Any]) -> None:
+        """Delete the objects (the admin's usual delete); override to delete through the store."""
+        for obj in objs:
+            super().delete_model(request, obj)  # type: ignore[misc]
+
+    def audit_deleted(self, request: HttpRequest, doomed: list[tuple[Any, str]]) -> None:
         for pk, name in doomed:
             audit_record(
                 actor=actor_of(request),

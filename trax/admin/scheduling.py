@@ -16,7 +16,17 @@ from trax.admin.forms import ManifestForm, ManifestGroupForm
 from trax.models import DeadLetter, DeadLetterStatus, Manifest, ManifestGroup, Metadata, WorkQueue
 from trax.scheduling.next_run import refresh_next_run_at
 from trax.scheduling.runtime import scheduler
-from trax.store import audit_record, manifest_set_enabled
+from trax.store import (
+    audit_record,
+    manifest_delete,
+    manifest_deletion_blockers,
+    manifest_group_save,
+    manifest_save,
+    manifest_set_enabled,
+)
+
+#: The admin writes through the default alias, like Django's own admin views.
+WRITES = "default"
 
 
 @admin.register(ManifestGroup)
@@ -39,6 +49,9 @@ class ManifestGroupAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).annotate(_manifest_count=Count("manifests"))
+
+    def persist(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        manifest_group_save(obj, using=WRITES)
 
     @admin.display(description="manifests", ordering="_manifest_count")
     def manifest_count(self, obj: ManifestGroup) -> int:
@@ -147,7 +160,7 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
         before = Manifest.objects.filter(pk=obj.pk).first() if change else None
         refresh_next_run_at(before, obj, timezone.now())
         if before is None:
-            obj.save()
+            manifest_save(obj, using=WRITES)
             return
         # Write only what the form changed (and what follows from it): the engine's columns
         # (last success, parent success seen) are never written back from the page's read.
@@ -156,7 +169,19 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
             fields.add("is_enabled_overridden")
         if obj.next_run_at != before.next_run_at:
             fields.add("next_run_at")
-        obj.save(update_fields=sorted(fields))
+        manifest_save(obj, update_fields=sorted(fields), using=WRITES)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """Django's confirmation page lists what protects an object and refuses the delete: a
+        manifest others depend on, or with a dead letter awaiting a person, is listed there."""
+        deleted, counts, _engine_rows, protected = super().get_deleted_objects(objs, request)
+        blockers = manifest_deletion_blockers([obj.pk for obj in objs], using=WRITES)
+        # The queued work and dead letters that go with a manifest are the store's to delete
+        # (staff may not delete those rows one by one), so they need no permission of their own.
+        return deleted, counts, set(), [*protected, *sorted(blockers.values())]
+
+    def remove(self, request: HttpRequest, objs: list[Any]) -> None:
+        manifest_delete([obj.pk for obj in objs], using=WRITES)
 
     @admin.display(description="schedule", ordering="schedule_type")
     def schedule(self, obj: Manifest) -> str:

@@ -13,11 +13,11 @@ from django.utils import timezone
 from trax.conf import get_settings
 from trax.core.context import current_run_or_none
 from trax.core.serialization import normalise
-from trax.models import ACTIVE_STATES, Manifest, Metadata, ScheduleType, WorkQueue
+from trax.models import ACTIVE_STATES, Manifest, Metadata, ScheduleType
 from trax.models.choices import PRIORITY_MAX
 from trax.registry import registry
 from trax.scheduling.errors import ActivationError
-from trax.store import work_queue_insert_one
+from trax.store import NewWorkEntry, work_queue_insert_one
 
 logger = logging.getLogger("trax.scheduling")
 
@@ -68,10 +68,10 @@ def activate_many(activations: Iterable[tuple[str, Any]], *, using: str = "defau
                 logger.warning("dormant %s is already running; activation skipped", child)
                 results.append(False)
                 continue
-            entry = WorkQueue(
+            entry = NewWorkEntry(
                 train_name=child.train_name,
                 input=payload,
-                manifest=child,
+                manifest_id=child.pk,
                 priority=min(child.priority + boost, PRIORITY_MAX),
                 scheduled_at=timezone.now(),
                 is_explicit_trigger=True,

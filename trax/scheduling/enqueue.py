@@ -14,11 +14,10 @@ from django.utils import timezone
 from trax.conf import effective_settings
 from trax.core import Train
 from trax.core.serialization import normalise
-from trax.models import WorkQueue
 from trax.registry import registry, resolve_train
 from trax.scheduling.errors import ScheduleError
 from trax.scheduling.options import check_priority, to_seconds
-from trax.store import work_queue_enqueue_direct, work_queue_insert
+from trax.store import NewWorkEntry, work_queue_enqueue_direct, work_queue_insert
 
 
 def enqueue(
@@ -88,7 +87,7 @@ def enqueue_many(
         )
         return external_ids
     entries = [
-        WorkQueue(
+        NewWorkEntry(
             external_id=uuid.uuid4(),
             train_name=name,
             input=payload,

@@ -19,6 +19,7 @@ from trax.scheduling.errors import ScheduleError
 from trax.scheduling.graph import check_group_dependencies, check_manifest_dependencies
 from trax.scheduling.next_run import refresh_next_run_at
 from trax.scheduling.options import Group
+from trax.store import manifest_delete, manifest_group_save, manifest_save
 
 # Fields a declaration owns; is_enabled too, unless it was changed at runtime.
 _DECLARED_FIELDS = (
@@ -132,7 +133,7 @@ def save_declarations(
             previous_next_run = manifest.next_run_at
             refresh_next_run_at(snapshot, manifest, now)
             if before is None:
-                manifest.save(using=using)
+                manifest_save(manifest, using=using)
             else:
                 # Only what the declaration owns: the columns the engine keeps (last success,
                 # the parent success seen, next_run_at unless recomputed) are never written
@@ -141,7 +142,7 @@ def save_declarations(
                 fields += ["is_enabled", "is_enabled_overridden"]
                 if manifest.next_run_at != previous_next_run:
                     fields.append("next_run_at")
-                manifest.save(using=using, update_fields=fields)
+                manifest_save(manifest, update_fields=fields, using=using)
             existing[declaration.external_id] = manifest
             (updated if before else created).append(declaration.external_id)
             saved.append(manifest)
@@ -161,7 +162,7 @@ def save_declarations(
                 )
             if manifest.depends_on_id != (parent.pk if parent else None):
                 manifest.depends_on = parent
-                manifest.save(using=using, update_fields=["depends_on", "updated_at"])
+                manifest_save(manifest, update_fields=["depends_on", "updated_at"], using=using)
         pruned = _prune(doomed, existing, using=using)
     return SaveReport(tuple(created), tuple(updated), tuple(pruned), tuple(saved))
 
@@ -211,7 +212,7 @@ def _save_groups(
         row.max_active_jobs = group.max_active_jobs
         row.priority = group.priority
         row.is_enabled = group.is_enabled
-        row.save(using=using)
+        manifest_group_save(row, using=using)
         rows[name] = row
     return rows
 
@@ -237,8 +238,12 @@ def _doomed(
 
 
 def _prune(doomed: set[str], existing: dict[str, Manifest], *, using: str) -> list[str]:
-    if doomed:
-        Manifest.objects.using(using).filter(
-            id__in=[existing[external_id].pk for external_id in doomed]
-        ).delete()
-    return sorted(doomed)
+    if not doomed:
+        return []
+    # A manifest still depended upon, or awaiting a person, stays until that is resolved.
+    deleted = set(
+        manifest_delete(
+            [existing[external_id].pk for external_id in doomed], using=using, keep_blocked=True
+        )
+    )
+    return sorted(external_id for external_id in doomed if existing[external_id].pk in deleted)

@@ -23,7 +23,6 @@ from trax.models import (
     ManifestGroup,
     Metadata,
     ScheduleType,
-    WorkQueue,
 )
 from trax.scheduling.declarations import ManifestItem, Schedule, ScheduleBuilder, TrainRef
 from trax.scheduling.errors import (
@@ -35,6 +34,7 @@ from trax.scheduling.errors import (
 from trax.scheduling.manifests import save_declarations
 from trax.scheduling.options import to_seconds
 from trax.store import (
+    NewWorkEntry,
     audit_record,
     dead_letter_acknowledge,
     dead_letter_retry,
@@ -143,12 +143,12 @@ class Scheduler:
         entry's external id."""
         manifest = self._manifest(external_id)
         seconds = to_seconds(delay, field="delay") or 0
-        entry = work_queue_trigger(
+        entry_id = work_queue_trigger(
             manifest_id=manifest.pk,
-            entry=WorkQueue(
+            entry=NewWorkEntry(
                 train_name=manifest.train_name,
                 input=manifest.input,
-                manifest=manifest,
+                manifest_id=manifest.pk,
                 priority=manifest.priority,
                 is_explicit_trigger=True,
             ),
@@ -156,7 +156,7 @@ class Scheduler:
             using=self.using,
         )
         self._audit("manifest.trigger", f"manifest:{external_id}", delay=seconds)
-        return entry.external_id
+        return entry_id
 
     def trigger_group(self, group: str) -> int:
         """Trigger every enabled, non-dependent manifest of a group that has nothing queued;

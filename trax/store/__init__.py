@@ -22,11 +22,16 @@ from trax.store.housekeeping import record_housekeeping_failure
 from trax.store.leader import leader_acquire, leader_release
 from trax.store.logs import log_write_batch
 from trax.store.manifest import (
+    ManifestInUseError,
     Occurrence,
     manifest_advance,
+    manifest_delete,
+    manifest_deletion_blockers,
+    manifest_group_save,
     manifest_queue_dependent,
     manifest_queue_occurrences,
     manifest_record_success,
+    manifest_save,
     manifest_set_enabled,
 )
 from trax.store.metadata import (
@@ -49,10 +54,12 @@ from trax.store.metadata import (
 )
 from trax.store.reaper import ReapReport, background_job_reap_expired
 from trax.store.work_queue import (
+    NewWorkEntry,
     work_queue_cancel_lineage,
     work_queue_insert,
     work_queue_insert_one,
     work_queue_insert_skipping_conflicts,
+    work_queue_next_attempt,
     work_queue_trigger,
 )
 from trax.store.workers import (
@@ -71,6 +78,8 @@ __all__ = [
     "ExtraWrite",
     "HostStamp",
     "JunctionProgress",
+    "ManifestInUseError",
+    "NewWorkEntry",
     "Occurrence",
     "QueuedEntry",
     "ReapReport",
@@ -88,9 +97,13 @@ __all__ = [
     "leader_release",
     "log_write_batch",
     "manifest_advance",
+    "manifest_delete",
+    "manifest_deletion_blockers",
+    "manifest_group_save",
     "manifest_queue_dependent",
     "manifest_queue_occurrences",
     "manifest_record_success",
+    "manifest_save",
     "manifest_set_enabled",
     "metadata_create",
     "metadata_delete_finished",
@@ -111,6 +124,7 @@ __all__ = [
     "work_queue_insert",
     "work_queue_insert_one",
     "work_queue_insert_skipping_conflicts",
+    "work_queue_next_attempt",
     "work_queue_trigger",
     "worker_heartbeat",
     "worker_prune_stale",

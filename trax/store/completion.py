@@ -18,6 +18,7 @@ from trax.models import CancelReason, TrainState, WorkQueue
 from trax.store.clock import database_now_sql
 from trax.store.metadata import RunOutcome
 from trax.store.queries import execute_named
+from trax.store.work_queue import NewWorkEntry
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Completion:
     claim_token: uuid.UUID
     outcome: RunOutcome
     manifest_id: int | None = None
-    requeue: WorkQueue | None = None  # a shutdown-cancelled run queued again as a new attempt
+    requeue: NewWorkEntry | None = None  # a shutdown-cancelled run queued again
 
 
 def _outcome_row(c: Completion) -> tuple[Any, ...]:
@@ -78,7 +79,7 @@ def _requeue(completions: Sequence[Completion], shut_down: set[int], *, using: s
     """Queue shutdown-cancelled runs again; the stored reason decides, so an operator's earlier
     cancel is never requeued."""
     requeues = [
-        c.requeue
+        c.requeue.row()
         for c in completions
         if c.requeue is not None
         and c.metadata_id in shut_down

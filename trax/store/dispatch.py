@@ -19,10 +19,9 @@ from trax.models import (
     FailureKind,
     Metadata,
     TrainState,
-    WorkQueue,
-    WorkQueueStatus,
 )
 from trax.store.queries import execute_named
+from trax.store.work_queue import NewWorkEntry
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def work_queue_fail_dispatch(
         )
         if not failed or attempts >= max_dispatch_attempts:  # it started after all: keep it
             return False
-        WorkQueue(
+        NewWorkEntry(
             train_name=entry.train_name,
             input=entry.input,
             manifest_id=entry.manifest_id,
@@ -155,7 +154,6 @@ def work_queue_fail_dispatch(
             max_retries=entry.max_retries,
             dispatch_attempts=attempts,
             is_explicit_trigger=True,
-            status=WorkQueueStatus.QUEUED,
-        ).save(using=using, force_insert=True)
+        ).row().save(using=using, force_insert=True)
         notify(WORK_QUEUED, using=using)
     return True

@@ -12,7 +12,16 @@ from django.db.models import Case, Q, Subquery, Value, When
 
 from trax.events.channels import WORK_QUEUED
 from trax.events.notify import notify
-from trax.models import Manifest, Metadata, ScheduleType, WorkQueue
+from trax.models import (
+    DeadLetter,
+    DeadLetterStatus,
+    Manifest,
+    ManifestGroup,
+    Metadata,
+    ScheduleType,
+    WorkQueue,
+)
+from trax.store.work_queue import NewWorkEntry
 
 
 def manifest_record_success(manifest_id: int, metadata_id: int, *, using: str) -> None:
@@ -32,7 +41,7 @@ def manifest_record_success(manifest_id: int, metadata_id: int, *, using: str) -
 class Occurrence:
     """One due occurrence to queue: the entry, and where the manifest's schedule moves next."""
 
-    entry: WorkQueue
+    entry: NewWorkEntry
     next_run_at: datetime | None
 
 
@@ -44,7 +53,9 @@ def manifest_queue_occurrences(occurrences: Sequence[Occurrence], *, using: str)
         return 0
     with transaction.atomic(using=using):
         entries = [o.entry for o in occurrences]
-        WorkQueue.objects.using(using).bulk_create(entries, ignore_conflicts=True, batch_size=500)
+        WorkQueue.objects.using(using).bulk_create(
+            [e.row() for e in entries], ignore_conflicts=True, batch_size=500
+        )
         moves = [(o.entry.manifest_id, o.next_run_at) for o in occurrences]
         manifest_advance(moves, using=using)  # type: ignore[arg-type]
         written = (
@@ -84,13 +95,15 @@ def manifest_advance(moves: Sequence[tuple[int, datetime | None]], *, using: str
     return updated
 
 
-def manifest_queue_dependent(entry: WorkQueue, parent_success: datetime, *, using: str) -> bool:
+def manifest_queue_dependent(
+    entry: NewWorkEntry, parent_success: datetime, *, using: str
+) -> bool:
     """Queue a dependent's entry and record the parent success it acted on, in one transaction
     (so a success landing meanwhile is seen next cycle). False if something is already queued."""
     assert entry.manifest_id is not None
     try:
         with transaction.atomic(using=using):
-            entry.save(using=using, force_insert=True)
+            entry.row().save(using=using, force_insert=True)
             Manifest.objects.using(using).filter(id=entry.manifest_id).update(
                 last_parent_success_seen=parent_success
             )
@@ -107,3 +120,65 @@ def manifest_set_enabled(manifest_ids: Sequence[int], enabled: bool, *, using: s
         .filter(id__in=manifest_ids)
         .update(is_enabled=enabled, is_enabled_overridden=True)
     )
+
+
+class ManifestInUseError(Exception):
+    """A manifest others depend on, or with a dead letter awaiting a person, cannot be deleted."""
+
+
+def manifest_save(
+    manifest: Manifest, *, update_fields: Sequence[str] | None = None, using: str
+) -> None:
+    """Insert a new manifest, or write ``update_fields`` of an existing one (only the columns
+    the caller owns: a completion's last success is never written back from an older read)."""
+    if manifest.pk is None or update_fields is None:
+        manifest.save(using=using)
+    else:
+        manifest.save(using=using, update_fields=list(update_fields))
+
+
+def manifest_group_save(group: ManifestGroup, *, using: str) -> None:
+    """Insert or update a manifest group (its dispatch controls)."""
+    group.save(using=using)
+
+
+def manifest_deletion_blockers(manifest_ids: Sequence[int], *, using: str) -> dict[int, str]:
+    """Why each of these manifests cannot be deleted with the others (absent: it can): another
+    manifest depends on it, or it has a dead letter awaiting intervention."""
+    doomed = set(manifest_ids)
+    blockers: dict[int, str] = {}
+    for parent_id, child, parent in (
+        Manifest.objects.using(using)
+        .filter(depends_on_id__in=doomed)
+        .exclude(id__in=doomed)
+        .values_list("depends_on_id", "external_id", "depends_on__external_id")
+    ):
+        blockers[parent_id] = f"manifest {child!r} depends on {parent!r}"
+    for manifest_id, letter, name in (
+        DeadLetter.objects.using(using)
+        .filter(manifest_id__in=doomed, status=DeadLetterStatus.AWAITING_INTERVENTION)
+        .values_list("manifest_id", "id", "manifest__external_id")
+    ):
+        blockers[manifest_id] = f"manifest {name!r} has dead letter #{letter} awaiting intervention"
+    return blockers
+
+
+def manifest_delete(
+    manifest_ids: Sequence[int], *, using: str, keep_blocked: bool = False
+) -> list[int]:
+    """Delete manifests with their queued work and dead letters (their runs stay, unlinked).
+    A manifest with a blocker is refused: the whole call (``ManifestInUseError``), or with
+    ``keep_blocked`` only that manifest, which stays. Returns the ids deleted."""
+    with transaction.atomic(using=using):
+        locked = list(
+            Manifest.objects.using(using)
+            .select_for_update()
+            .filter(id__in=list(manifest_ids))
+            .values_list("id", flat=True)
+        )
+        blockers = manifest_deletion_blockers(locked, using=using)
+        if blockers and not keep_blocked:
+            raise ManifestInUseError("; ".join(sorted(blockers.values())))
+        deleted = [manifest_id for manifest_id in locked if manifest_id not in blockers]
+        Manifest.objects.using(using).filter(id__in=deleted).delete()
+    return deleted

@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import DatabaseError, close_old_connections, connections
 
@@ -19,13 +18,15 @@ from trax.effects.progress import ProgressBoard, current_board
 from trax.effects.service import RunService, ServiceCache
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
-from trax.models import CancelReason, WorkerKind, WorkQueue
+from trax.models import CancelReason, WorkerKind
 from trax.registry import registry
 from trax.store import (
     ClaimedRun,
     Completion,
+    NewWorkEntry,
     RunOutcome,
     background_job_claim,
+    work_queue_next_attempt,
     worker_register,
     worker_unregister,
 )
@@ -363,21 +364,10 @@ class WorkerPool:
             getattr(train, hook) is not getattr(Train, hook) for hook in HOOK_NAMES
         )
 
-    def _next_attempt(self, run: ClaimedRun) -> WorkQueue | None:
-        entry: Any = (
-            WorkQueue.objects.using(self.config.using).filter(id=run.work_queue_id).first()
-            if run.work_queue_id
-            else None
-        )
-        if entry is None:
+    def _next_attempt(self, run: ClaimedRun) -> NewWorkEntry | None:
+        if run.work_queue_id is None:
             return None
-        return WorkQueue(
-            train_name=entry.train_name,
-            input=entry.input,
-            manifest_id=entry.manifest_id,
-            origin_id=entry.origin_id or entry.id,
-            priority=entry.priority,
-            attempt=run.attempt,  # a shutdown is not a failure: the retry budget is untouched
-            max_retries=entry.max_retries,
-            is_explicit_trigger=True,
+        # A shutdown is not a failure: the attempt, and so the retry budget, is untouched.
+        return work_queue_next_attempt(
+            run.work_queue_id, attempt=run.attempt, using=self.config.using
         )

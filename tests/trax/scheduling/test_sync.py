@@ -552,3 +552,13 @@ def test_a_refused_manager_service_sync_leaves_it_unsynced_and_the_database_unto
 
     assert_sync_refused(service.sync)
     assert not service.synced
+
+
+def test_a_manifest_dropped_from_code_that_a_runtime_manifest_depends_on_is_kept() -> None:
+    sync(one("parent"))
+    trax.scheduler.schedule_dependent("child", GREET, ADA, depends_on="parent")
+
+    report = sync(one("other"))
+
+    assert report.pruned == ()
+    assert manifest("child").depends_on_id == manifest("parent").pk

@@ -20,7 +20,7 @@ from trax.models import (
     WorkQueue,
     WorkQueueStatus,
 )
-from trax.store import RunOutcome, metadata_fail_in_progress, metadata_request_cancel
+from trax.store import NewWorkEntry, RunOutcome, metadata_fail_in_progress, metadata_request_cancel
 from trax.store.claim import ClaimedRun
 from trax.store.completion import Completion, background_job_complete
 
@@ -227,10 +227,10 @@ def test_an_interval_manifest_stays_enabled() -> None:
     assert m.is_enabled
 
 
-def next_attempt(run: ClaimedRun) -> WorkQueue:
+def next_attempt(run: ClaimedRun) -> NewWorkEntry:
     assert run.work_queue_id is not None
     entry = WorkQueue.objects.get(id=run.work_queue_id)
-    return WorkQueue(
+    return NewWorkEntry(
         train_name=entry.train_name,
         input=entry.input,
         manifest_id=entry.manifest_id,

@@ -8,9 +8,9 @@ from django.db.models import F, Q
 
 from trax.manager.context import Cycle
 from trax.manager.steps.eligibility import eligible_manifests
-from trax.models import ScheduleType, WorkQueue
+from trax.models import ScheduleType
 from trax.models.choices import PRIORITY_MAX
-from trax.store import manifest_queue_dependent
+from trax.store import NewWorkEntry, manifest_queue_dependent
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def queue_dependents(cycle: Cycle) -> QueuedDependents:
     boost = cycle.config.dependent_priority_boost
     queued = 0
     for manifest_id, train_name, data, priority, parent_success in ready:
-        entry = WorkQueue(
+        entry = NewWorkEntry(
             train_name=train_name,
             input=data,
             manifest_id=manifest_id,

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 
 from trax.manager.context import Cycle
 from trax.manager.steps.eligibility import eligible_manifests
-from trax.models import WorkQueue
 from trax.scheduling.errors import ScheduleError
 from trax.scheduling.next_run import TIMED_TYPES, decide_occurrence
-from trax.store import Occurrence, manifest_advance, manifest_queue_occurrences
+from trax.store import (
+    NewWorkEntry,
+    Occurrence,
+    manifest_advance,
+    manifest_queue_occurrences,
+)
 
 logger = logging.getLogger("trax.manager")
 
@@ -64,7 +68,7 @@ def queue_due(cycle: Cycle, rng: random.Random | None = None) -> QueuedOccurrenc
             logger.exception("manifest %s has an invalid schedule; not queued", manifest)
             continue
         if decision.fire:
-            entry = WorkQueue(
+            entry = NewWorkEntry(
                 train_name=manifest.train_name,
                 input=manifest.input,
                 manifest_id=manifest.pk,

@@ -11,7 +11,7 @@ from django.db.models import F
 from trax.manager.context import Cycle
 from trax.manager.steps.failure_streaks import FailureStreaks
 from trax.models import FailureKind, Metadata, TrainState, WorkQueue
-from trax.store import work_queue_insert_skipping_conflicts
+from trax.store import NewWorkEntry, work_queue_insert_skipping_conflicts
 
 NOT_RETRIED = (FailureKind.UNKNOWN_TRAIN,)
 
@@ -29,7 +29,7 @@ def queue_retries(cycle: Cycle, failures: FailureStreaks) -> QueuedRetries:
     config = cycle.config
     origins = _origins(cycle, [s.latest_work_entry_id for s in failures.streaks])
     manifest_entries = [
-        WorkQueue(
+        NewWorkEntry(
             train_name=streak.train_name,
             input=streak.latest_input,
             manifest_id=streak.manifest_id,
@@ -69,7 +69,7 @@ def queue_retries(cycle: Cycle, failures: FailureStreaks) -> QueuedRetries:
         )
     )
     one_off_entries = [
-        WorkQueue(
+        NewWorkEntry(
             train_name=train_name,
             input=data,
             retry_of_id=run_id,
