@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from trax.core import CancellationToken, Result, Train, TraxError
 from trax.effects.cancel import cancel_run_tree
-from trax.effects.service import default_service
+from trax.effects.from_settings import default_service
 from trax.models import CancelReason, Metadata, WorkQueue
 from trax.registry import resolve_train
 from trax.store import run_records_alias, work_queue_cancel_lineage

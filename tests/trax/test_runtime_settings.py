@@ -9,7 +9,7 @@ import pytest
 import trax
 from tests.trax.effects.trains import Numbers, SumDoubled
 from trax.conf import effective_settings, forget_runtime_settings
-from trax.effects.service import default_service
+from trax.effects.from_settings import default_service
 from trax.manager.config import ManagerConfig
 from trax.models import Log, RuntimeSettings
 

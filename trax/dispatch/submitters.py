@@ -57,7 +57,7 @@ class InlineSubmitter:
     writes_background_jobs = False
 
     def submit(self, runs: Sequence[DispatchedRun]) -> list[SubmitFailure]:
-        from trax.effects.service import default_service
+        from trax.effects.from_settings import default_service
 
         service = default_service()
         for run in runs:

@@ -91,18 +91,15 @@ def metadata_start(
     *,
     host: HostStamp,
     executor: str = "",
-    guard: Q | None = None,
     also: Sequence[ExtraWrite] = (),
     using: str | None = None,
 ) -> bool:
-    """``pending -> in_progress`` (start_time from the database clock), guarded by state and by
-    ``guard``; ``also`` runs in the same transaction only if the start happened. False when the
+    """``pending -> in_progress`` (start_time from the database clock), guarded by state;
+    ``also`` runs in the same transaction only if the start happened. False when the
     row was no longer pending (cancelled, reaped, or started by someone else)."""
     alias = using or run_records_alias()
     with transaction.atomic(using=alias):
         rows = Metadata.objects.using(alias).filter(id=metadata_id, train_state=TrainState.PENDING)
-        if guard is not None:
-            rows = rows.filter(guard)
         started = rows.update(
             train_state=TrainState.IN_PROGRESS,
             start_time=Now(),
@@ -123,12 +120,11 @@ def metadata_finish(
     metadata_id: int,
     outcome: RunOutcome,
     *,
-    guard: Q | None = None,
     also: Sequence[ExtraWrite] = (),
     using: str | None = None,
 ) -> bool:
     """``in_progress -> completed | failed | cancelled`` with output or failure fields; clears
-    the junction progress columns. Guarded by state and ``guard``; ``also`` shares the
+    the junction progress columns. Guarded by state; ``also`` shares the
     transaction. False when the run was no longer ours to finish (reaped or fenced)."""
     alias = using or run_records_alias()
     keep_first_reason = Case(
@@ -138,8 +134,6 @@ def metadata_finish(
         rows = Metadata.objects.using(alias).filter(
             id=metadata_id, train_state=TrainState.IN_PROGRESS
         )
-        if guard is not None:
-            rows = rows.filter(guard)
         finished = rows.update(
             train_state=outcome.state,
             end_time=Now(),

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, close_old_connections, connections
 
-from trax.core import CancellationToken, Train
+from trax.core import CancellationToken
+from trax.effects.finishers import FutureLanding, Landing
+from trax.effects.from_settings import ServiceCache
+from trax.effects.lifecycle import RunService
 from trax.effects.progress import ProgressBoard, current_board
-from trax.effects.service import RunService, ServiceCache
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
 from trax.models import CancelReason, WorkerKind
-from trax.registry import registry
 from trax.store import (
     ClaimedRun,
     Completion,
@@ -38,7 +39,6 @@ from trax.workers.heartbeat import Heartbeat
 logger = logging.getLogger("trax.workers")
 
 MAX_BACKOFF_SECONDS = 10.0
-HOOK_NAMES = ("on_started", "on_completed", "on_failed", "on_cancelled")
 
 
 @dataclass(frozen=True)
@@ -313,13 +313,7 @@ class WorkerPool:
         try:
             close_old_connections()
             service = self._fixed_service or self._services.get()
-            service.run_claimed(
-                run,
-                token=token,
-                finisher=lambda metadata_id, outcome, manifest_id: self._finish(
-                    run, outcome, manifest_id
-                ),
-            )
+            service.run_claimed(run, token=token, finisher=self)
         except BaseException:
             logger.exception("run %s raised out of its lifecycle", run.metadata_id)
         finally:
@@ -328,41 +322,31 @@ class WorkerPool:
                 self._slot_freed.notify_all()
             self._wake.set()
 
-    def _finish(self, run: ClaimedRun, outcome: RunOutcome, manifest_id: int | None) -> bool:
-        """Hand the outcome to the batch completer. The run's thread is free at once (the
-        throughput comes from that) unless lifecycle hooks listen: they must fire only after
-        the outcome is written."""
+    def finish(self, metadata_id: int, outcome: RunOutcome, manifest_id: int | None) -> Landing:
+        """The pool is its runs' finisher: the outcome goes to the batch completer, fenced by
+        the run's claim token, and the run's thread is free at once (the lifecycle waits only
+        when hooks listen). A run cancelled by this worker's shutdown is queued again."""
+        with self._lock:
+            run = self._in_flight[metadata_id][0]
+            self._completing.add(metadata_id)
         requeue = None
         if outcome.cancel_reason == CancelReason.SHUTDOWN:
             requeue = self._next_attempt(run)
-        with self._lock:
-            self._completing.add(run.metadata_id)
         landed = self.completer.submit(
             Completion(
-                metadata_id=run.metadata_id,
+                metadata_id=metadata_id,
                 claim_token=run.claim_token,
                 outcome=outcome,
                 manifest_id=manifest_id,
                 requeue=requeue,
             )
         )
-        landed.add_done_callback(lambda _: self._completed(run.metadata_id))
-        if self._hooks_listen(run.name):
-            return landed.result()
-        return True
+        landed.add_done_callback(lambda _: self._completed(metadata_id))
+        return FutureLanding(landed)
 
     def _completed(self, metadata_id: int) -> None:
         with self._lock:
             self._completing.discard(metadata_id)
-
-    def _hooks_listen(self, train_name: str) -> bool:
-        service = self._fixed_service or self._services.get()
-        if service.options.hook_classes:
-            return True
-        train = registry.get(train_name) if train_name in registry else None
-        return train is not None and any(
-            getattr(train, hook) is not getattr(Train, hook) for hook in HOOK_NAMES
-        )
 
     def _next_attempt(self, run: ClaimedRun) -> NewWorkEntry | None:
         if run.work_queue_id is None:

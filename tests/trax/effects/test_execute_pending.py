@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.db.models import Q
 
-from trax.effects.service import default_service
+from trax.effects.from_settings import default_service
 from trax.models import Audit, Metadata, TrainState
-from trax.store import audit_record, metadata_create
+from trax.store import RunOutcome, audit_record, metadata_create, metadata_finish, metadata_start
 
 pytestmark = pytest.mark.django_db
 
@@ -40,23 +39,20 @@ def test_a_row_that_is_no_longer_pending_is_not_run() -> None:
     assert row.start_time is None and row.output is None
 
 
-def test_a_failing_guard_keeps_the_row_pending_and_unrun() -> None:
-    row = pending()
-
-    execution = default_service().execute(row.pk, guard=Q(name="someone-else"))
-
-    assert not execution.recorded
-    row.refresh_from_db()
-    assert row.train_state == TrainState.PENDING
-
-
 def test_extra_writes_join_the_start_and_finish_transactions() -> None:
     row = pending()
 
-    default_service().execute(
+    metadata_start(
         row.pk,
-        on_start=[lambda: audit_record(actor="test", action="start", target=str(row.pk))],
-        on_finish=[lambda: audit_record(actor="test", action="finish", target=str(row.pk))],
+        host=default_service().host,
+        also=[lambda: audit_record(actor="test", action="start", target=str(row.pk))],
+        using="default",
+    )
+    metadata_finish(
+        row.pk,
+        RunOutcome(state=TrainState.COMPLETED),
+        also=[lambda: audit_record(actor="test", action="finish", target=str(row.pk))],
+        using="default",
     )
 
     assert list(Audit.objects.order_by("id").values_list("action", flat=True)) == [
@@ -72,7 +68,7 @@ def test_an_extra_write_that_fails_rolls_the_start_back() -> None:
         raise RuntimeError("the job row is gone")
 
     with pytest.raises(RuntimeError):
-        default_service().execute(row.pk, on_start=[boom])
+        metadata_start(row.pk, host=default_service().host, also=[boom], using="default")
 
     row.refresh_from_db()
     assert row.train_state == TrainState.PENDING

@@ -170,6 +170,6 @@ def dispatch(entry: WorkQueue) -> WorkQueue:
 def fresh_run_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default RunService is built on first use and caches the run-records alias; build it
     anew for this test so it follows the atomic test's ``default`` alias."""
-    from trax.effects.service import reset_default_service
+    from trax.effects.from_settings import reset_default_service
 
     reset_default_service()

@@ -10,7 +10,7 @@ import pytest
 
 import trax
 from trax.conf import get_settings
-from trax.effects.service import default_service
+from trax.effects.from_settings import default_service
 from trax.manager import cycle as cycle_module
 from trax.manager.config import ManagerConfig
 from trax.manager.cycle import MANAGER_TRAIN_NAME, CycleReport, run_manager_cycle

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 import trax
 from trax.core import InputValidationError
-from trax.effects.service import Execution, default_service
+from trax.effects.from_settings import default_service
+from trax.effects.lifecycle import Execution
 from trax.manager.cycle import run_manager_cycle
 from trax.models import Manifest, Metadata, ScheduleType, TrainState, WorkQueue, WorkQueueStatus
 from trax.scheduling.errors import ActivationError

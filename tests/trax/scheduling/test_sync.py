@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import trax
-from trax.effects.service import default_service
+from trax.effects.from_settings import default_service
 from trax.manager.service import ManagerService, ManagerServiceConfig
 from trax.models import (
     Audit,
