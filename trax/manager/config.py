@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from trax.conf import TraxSettings
@@ -43,7 +44,19 @@ class ManagerConfig:
         )
 
     def retry_delay(self, failures: int, base_seconds: float | None = None) -> float:
-        """Backoff before retry number ``failures`` (1-based): base * multiplier^(n-1), capped."""
+        """Backoff before retry number ``failures`` (1-based): base * multiplier^(n-1), capped.
+        The cap is applied before the power is taken (in logarithms), so no count of failures
+        or multiplier overflows."""
         base = self.retry_delay_seconds if base_seconds is None else base_seconds
-        delay = base * self.retry_backoff_multiplier ** max(failures - 1, 0)
-        return min(delay, self.max_retry_delay_seconds)
+        cap = self.max_retry_delay_seconds
+        exponent = max(failures - 1, 0)
+        multiplier = self.retry_backoff_multiplier
+        if base <= 0 or cap <= 0:
+            return 0.0
+        if base >= cap:
+            return cap
+        if exponent == 0 or multiplier <= 1:
+            return base
+        if exponent * math.log(multiplier) >= math.log(cap / base):
+            return cap
+        return min(base * multiplier**exponent, cap)

@@ -361,3 +361,20 @@ def test_a_one_off_whose_dispatch_attempts_ran_out_stays_failed(clock: datetime)
 
     assert retry_step(cycle_at(clock)).one_off_runs == 0
     assert queued() == []
+
+
+@pytest.mark.parametrize("failures", [1, 2, 30, 1025, 10**6])
+@pytest.mark.parametrize("multiplier", [1.0, 2.0, 100.0])
+def test_the_retry_delay_never_overflows_and_keeps_to_its_cap(
+    failures: int, multiplier: float
+) -> None:
+    from trax.manager.config import ManagerConfig
+
+    config = ManagerConfig(
+        retry_delay_seconds=5.0, retry_backoff_multiplier=multiplier, max_retry_delay_seconds=3600
+    )
+
+    delay = config.retry_delay(failures)
+
+    expected = min(5.0 * multiplier ** min(failures - 1, 20), 3600.0)
+    assert delay == pytest.approx(expected)
