@@ -19,10 +19,10 @@ from tests.integration.conftest import dispatch_now, wait_for, work
 from trax.effects.host import detect_executor, detect_host
 from trax.manager.cycle import run_manager_cycle
 from trax.models import BackgroundJob, Manifest, Metadata, TrainState, WorkQueue
-from trax.store.claim import ClaimedRun, background_job_claim
-from trax.store.completion import Completion, background_job_complete
-from trax.store.metadata import RunOutcome
-from trax.store.reaper import background_job_reap_expired
+from trax.store.background_jobs.claim import ClaimedRun, background_job_claim
+from trax.store.background_jobs.completion import Completion, background_job_complete
+from trax.store.background_jobs.reaper import background_job_reap_expired
+from trax.store.runs.metadata import RunOutcome
 from trax.store.workers import worker_heartbeat
 
 pytestmark = [

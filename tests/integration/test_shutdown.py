@@ -33,7 +33,7 @@ from trax.models import (
     WorkQueue,
     WorkQueueStatus,
 )
-from trax.store.reaper import background_job_reap_expired
+from trax.store.background_jobs.reaper import background_job_reap_expired
 
 pytestmark = [
     pytest.mark.postgresql,

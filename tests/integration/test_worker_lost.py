@@ -33,7 +33,7 @@ from trax.models import (
     WorkQueue,
 )
 from trax.store import database_now
-from trax.store.reaper import WORKER_LOST_REASON
+from trax.store.background_jobs.reaper import WORKER_LOST_REASON
 from trax.workers.identity import WorkerNameInUse, recover_named_worker, worker_id_for
 
 pytestmark = [

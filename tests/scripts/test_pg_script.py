@@ -38,9 +38,7 @@ def bindir(**env: str) -> subprocess.CompletedProcess[str]:
     ("majors", "chosen"),
     [(["15"], "15"), (["17"], "17"), (["15", "17"], "17"), (["9.6", "13", "17", "16"], "17")],
 )
-def test_the_newest_installed_major_is_used(
-    tmp_path: Path, majors: list[str], chosen: str
-) -> None:
+def test_the_newest_installed_major_is_used(tmp_path: Path, majors: list[str], chosen: str) -> None:
     for major in majors:
         fake_server(tmp_path, major)
 

@@ -20,9 +20,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {
-    module_name(path): path for path in TRAX.rglob("*.py") if "migrations" not in path.parts
-}
+MODULES = {module_name(path): path for path in TRAX.rglob("*.py") if "migrations" not in path.parts}
 
 
 def type_checking_nodes(tree: ast.AST) -> set[int]:
@@ -116,7 +114,7 @@ def test_the_scan_sees_the_package() -> None:
     edges = graph()
 
     assert len(MODULES) > 100
-    assert "trax.store" in edges["trax.workers.pool"] | edges["trax.store.claim"] or edges
+    assert "trax.store" in edges["trax.workers.pool"]  # the scan sees imports
 
 
 def test_trax_has_no_import_cycle() -> None:

@@ -2,23 +2,16 @@
 
 from trax.store.alias import run_records_alias
 from trax.store.audit import audit_record
-from trax.store.claim import ClaimedRun, background_job_claim
+from trax.store.background_jobs.claim import ClaimedRun, background_job_claim
+from trax.store.background_jobs.completion import Completion, background_job_complete
+from trax.store.background_jobs.reaper import ReapReport, background_job_reap_expired
 from trax.store.clock import database_now
-from trax.store.completion import Completion, background_job_complete
 from trax.store.dead_letter import (
     dead_letter_acknowledge,
     dead_letter_create,
     dead_letter_purge_resolved,
     dead_letter_retry,
 )
-from trax.store.direct import work_queue_enqueue_direct
-from trax.store.dispatch import (
-    DispatchedRun,
-    QueuedEntry,
-    work_queue_dispatch,
-    work_queue_fail_dispatch,
-)
-from trax.store.housekeeping import record_housekeeping_failure
 from trax.store.leader import leader_acquire, leader_release
 from trax.store.logs import log_write_batch
 from trax.store.manifest import (
@@ -27,6 +20,7 @@ from trax.store.manifest import (
     manifest_advance,
     manifest_delete,
     manifest_deletion_blockers,
+    manifest_group_caps,
     manifest_group_save,
     manifest_queue_dependent,
     manifest_queue_occurrences,
@@ -34,13 +28,17 @@ from trax.store.manifest import (
     manifest_save,
     manifest_set_enabled,
 )
-from trax.store.metadata import (
+from trax.store.runs.housekeeping import record_housekeeping_failure
+from trax.store.runs.metadata import (
     CancelRequestResult,
     CancelSignal,
     ExtraWrite,
     HostStamp,
     JunctionProgress,
     RunOutcome,
+    metadata_cancel_flagged,
+    metadata_count_active,
+    metadata_count_active_by_group,
     metadata_create,
     metadata_delete_finished,
     metadata_fail_in_progress,
@@ -52,8 +50,16 @@ from trax.store.metadata import (
     metadata_request_cancel,
     metadata_start,
 )
-from trax.store.reaper import ReapReport, background_job_reap_expired
-from trax.store.work_queue import (
+from trax.store.work_entries.direct import work_queue_enqueue_direct
+from trax.store.work_entries.dispatch import (
+    DispatchedRun,
+    QueuedCandidate,
+    QueuedEntry,
+    work_queue_dispatch,
+    work_queue_fail_dispatch,
+    work_queue_load_due,
+)
+from trax.store.work_entries.queue import (
     NewWorkEntry,
     work_queue_cancel_lineage,
     work_queue_insert,
@@ -81,6 +87,7 @@ __all__ = [
     "ManifestInUseError",
     "NewWorkEntry",
     "Occurrence",
+    "QueuedCandidate",
     "QueuedEntry",
     "ReapReport",
     "RunOutcome",
@@ -99,12 +106,16 @@ __all__ = [
     "manifest_advance",
     "manifest_delete",
     "manifest_deletion_blockers",
+    "manifest_group_caps",
     "manifest_group_save",
     "manifest_queue_dependent",
     "manifest_queue_occurrences",
     "manifest_record_success",
     "manifest_save",
     "manifest_set_enabled",
+    "metadata_cancel_flagged",
+    "metadata_count_active",
+    "metadata_count_active_by_group",
     "metadata_create",
     "metadata_delete_finished",
     "metadata_fail_in_progress",
@@ -124,6 +135,7 @@ __all__ = [
     "work_queue_insert",
     "work_queue_insert_one",
     "work_queue_insert_skipping_conflicts",
+    "work_queue_load_due",
     "work_queue_next_attempt",
     "work_queue_trigger",
     "worker_heartbeat",

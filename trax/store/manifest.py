@@ -21,7 +21,7 @@ from trax.models import (
     ScheduleType,
     WorkQueue,
 )
-from trax.store.work_queue import NewWorkEntry
+from trax.store.work_entries.queue import NewWorkEntry
 
 
 def manifest_record_success(manifest_id: int, metadata_id: int, *, using: str) -> None:
@@ -95,9 +95,7 @@ def manifest_advance(moves: Sequence[tuple[int, datetime | None]], *, using: str
     return updated
 
 
-def manifest_queue_dependent(
-    entry: NewWorkEntry, parent_success: datetime, *, using: str
-) -> bool:
+def manifest_queue_dependent(entry: NewWorkEntry, parent_success: datetime, *, using: str) -> bool:
     """Queue a dependent's entry and record the parent success it acted on, in one transaction
     (so a success landing meanwhile is seen next cycle). False if something is already queued."""
     assert entry.manifest_id is not None
@@ -182,3 +180,14 @@ def manifest_delete(
         deleted = [manifest_id for manifest_id in locked if manifest_id not in blockers]
         Manifest.objects.using(using).filter(id__in=deleted).delete()
     return deleted
+
+
+def manifest_group_caps(group_ids: Sequence[int], *, using: str) -> dict[int, int | None]:
+    """Each group's ``max_active_jobs`` (None: no cap)."""
+    if not group_ids:
+        return {}
+    return dict(
+        ManifestGroup.objects.using(using)
+        .filter(id__in=list(group_ids))
+        .values_list("id", "max_active_jobs")
+    )

@@ -12,7 +12,8 @@ from django.db import DatabaseError, connections
 from trax.effects import local_tokens
 from trax.events.channels import RUN_CANCEL
 from trax.events.listener import RECONNECTED, Listener
-from trax.models import CancelReason, Metadata
+from trax.models import CancelReason
+from trax.store import metadata_cancel_flagged
 
 logger = logging.getLogger("trax.workers")
 
@@ -47,11 +48,7 @@ class CancelWatcher:
         ids = self.in_flight()
         if not ids:
             return 0
-        flagged = list(
-            Metadata.objects.using(self.using)
-            .filter(id__in=ids, cancellation_requested=True)
-            .values_list("id", flat=True)
-        )
+        flagged = metadata_cancel_flagged(ids, using=self.using)
         return local_tokens.fire(flagged, CancelReason.OPERATOR)
 
     def _run(self) -> None:

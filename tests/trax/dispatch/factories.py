@@ -21,7 +21,7 @@ from trax.dispatch.context import DispatchCycle
 from trax.dispatch.cycle import DispatchReport, run_dispatcher_cycle
 from trax.models import BackgroundJob, Manifest, Metadata, WorkQueue
 from trax.store import HostStamp, database_now
-from trax.store.claim import ClaimedRun, background_job_claim
+from trax.store.background_jobs.claim import ClaimedRun, background_job_claim
 
 GREET = "demo.greet"
 FAILS = "demo.always_fails"

@@ -29,7 +29,7 @@ from trax.dispatch.steps.dispatch import Dispatched, dispatch
 from trax.dispatch.steps.load_queued import load_queued
 from trax.dispatch.submitters import SubmitFailure
 from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
-from trax.store.dispatch import DispatchedRun
+from trax.store.work_entries.dispatch import DispatchedRun
 
 pytestmark = pytest.mark.django_db
 

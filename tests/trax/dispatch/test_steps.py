@@ -24,7 +24,7 @@ from tests.trax.dispatch.factories import (
 from trax.dispatch.steps.capacity import Capacity, apply_limits, load_capacity
 from trax.dispatch.steps.load_queued import Candidate, QueuedWork, load_queued
 from trax.models import Metadata, TrainState, WorkQueue, WorkQueueStatus
-from trax.store.dispatch import QueuedEntry
+from trax.store.work_entries.dispatch import QueuedEntry
 
 pytestmark = pytest.mark.django_db
 

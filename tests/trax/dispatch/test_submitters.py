@@ -28,7 +28,7 @@ from trax.manager.config import ManagerConfig
 from trax.manager.context import Cycle
 from trax.manager.steps.failure_streaks import load_failure_streaks
 from trax.models import BackgroundJob, Metadata, TrainState, WorkQueue, WorkQueueStatus
-from trax.store.dispatch import DispatchedRun
+from trax.store.work_entries.dispatch import DispatchedRun
 
 HERE = __name__
 

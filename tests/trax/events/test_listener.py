@@ -18,7 +18,7 @@ from trax.events.listener import RECONNECTED, Event, Listener
 from trax.events.notify import notify
 from trax.models import TrainState
 from trax.store import RunOutcome, metadata_request_cancel
-from trax.store.completion import Completion, background_job_complete
+from trax.store.background_jobs.completion import Completion, background_job_complete
 
 CHANNEL = "trax_test_events"
 

@@ -334,7 +334,7 @@ def test_a_bad_option_is_refused_naming_the_field(options: dict[str, Any], field
 def test_a_direct_enqueue_of_many_chunks_queues_all_or_nothing() -> None:
     from django.db import DatabaseError, connection
 
-    from trax.store.direct import CHUNK
+    from trax.store.work_entries.direct import CHUNK
 
     statements: list[str] = []
 

@@ -21,8 +21,8 @@ from trax.models import (
     WorkQueueStatus,
 )
 from trax.store import NewWorkEntry, RunOutcome, metadata_fail_in_progress, metadata_request_cancel
-from trax.store.claim import ClaimedRun
-from trax.store.completion import Completion, background_job_complete
+from trax.store.background_jobs.claim import ClaimedRun
+from trax.store.background_jobs.completion import Completion, background_job_complete
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +144,7 @@ def test_a_run_whose_claim_went_to_another_worker_keeps_the_new_owners_result() 
     """The old worker's job was reaped and the run retried elsewhere: the stale completion
     writes nothing."""
     (run,) = claimed_runs()
-    from trax.store.reaper import background_job_reap_expired
+    from trax.store.background_jobs.reaper import background_job_reap_expired
 
     background_job_reap_expired(using="default", worker_id="w-1")
     assert row(run).failure_exception == "WorkerLost"

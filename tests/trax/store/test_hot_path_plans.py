@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 
 import trax
-from trax.store.claim import keep_to_indexes
+from trax.store.background_jobs.claim import keep_to_indexes
 from trax.store.queries import query
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db]

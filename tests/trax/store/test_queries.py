@@ -42,12 +42,12 @@ def test_a_name_given_twice_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_every_query_the_store_asks_for_exists_and_every_stored_one_is_used() -> None:
     asked: set[tuple[str, str]] = set()
-    for path in STORE.glob("*.py"):
+    for path in STORE.rglob("*.py"):
         asked |= set(re.findall(r'query\(\s*"(\w+)",\s*"?(\w+)"?', path.read_text()))
     stored = {(vendor, name) for vendor in ("postgresql", "sqlite") for name in queries(vendor)}
     # a name picked at run time ("work_queue_dispatch_with_jobs" / "..._runs_only") is asked
     # for through a variable: count the names that appear in the store's source instead.
-    source = "\n".join(path.read_text() for path in STORE.glob("*.py"))
+    source = "\n".join(path.read_text() for path in STORE.rglob("*.py"))
     unused = {pair for pair in stored if f'"{pair[1]}"' not in source}
     assert not unused, f"queries no code uses: {sorted(unused)}"
     assert {pair for pair in asked if pair[1] != "name"} <= stored

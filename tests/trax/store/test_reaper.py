@@ -20,7 +20,7 @@ from trax.manager.context import Cycle
 from trax.manager.steps.reaper import ReapedLeases, reap_expired_leases
 from trax.models import BackgroundJob, Metadata, TrainState, Worker, WorkerKind
 from trax.store import database_now
-from trax.store.reaper import ReapReport, background_job_reap_expired
+from trax.store.background_jobs.reaper import ReapReport, background_job_reap_expired
 
 pytestmark = pytest.mark.django_db
 

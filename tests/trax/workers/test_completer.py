@@ -14,8 +14,8 @@ from django.db import OperationalError
 from tests.trax.dispatch.factories import claim, enqueue_jobs, wait_until
 from trax.models import BackgroundJob, Metadata, TrainState
 from trax.store import RunOutcome
-from trax.store.claim import ClaimedRun
-from trax.store.completion import Completion
+from trax.store.background_jobs.claim import ClaimedRun
+from trax.store.background_jobs.completion import Completion
 from trax.workers import completer as completer_module
 from trax.workers.completer import BatchCompleter
 

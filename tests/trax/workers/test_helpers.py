@@ -18,7 +18,7 @@ from trax.core import CancellationToken
 from trax.effects import local_tokens
 from trax.models import BackgroundJob, CancelReason, Metadata, TrainState, Worker, WorkerKind
 from trax.store import database_now, metadata_request_cancel
-from trax.store.reaper import ReapReport
+from trax.store.background_jobs.reaper import ReapReport
 from trax.store.workers import worker_register
 from trax.workers.cancel_watcher import CancelWatcher
 from trax.workers.heartbeat import Heartbeat
@@ -98,7 +98,7 @@ def test_a_beat_does_not_revive_an_expired_claim() -> None:
     assert heartbeat("late").beat() == {live.pk}
 
     assert BackgroundJob.objects.get(metadata=expired).lease_expires_at == was
-    from trax.store.reaper import background_job_reap_expired
+    from trax.store.background_jobs.reaper import background_job_reap_expired
 
     assert background_job_reap_expired(using="default").failed == 1
     expired.refresh_from_db()

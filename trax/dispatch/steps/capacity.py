@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count
-
 from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.load_queued import QueuedWork
-from trax.models import ACTIVE_STATES, ManifestGroup, Metadata
-from trax.store import QueuedEntry
-
-HOUSEKEEPING_PREFIX = "trax."
+from trax.store import (
+    QueuedEntry,
+    manifest_group_caps,
+    metadata_count_active,
+    metadata_count_active_by_group,
+)
 
 
 @dataclass(frozen=True)
@@ -32,34 +32,17 @@ class Selected:
 
 
 def load_capacity(cycle: DispatchCycle, queued: QueuedWork) -> Capacity:
-    """Count active runs once per cycle (reads only rows in active states); nothing is counted
-    when no cap applies."""
-    active = (
-        Metadata.objects.using(cycle.using)
-        .filter(train_state__in=ACTIVE_STATES)
-        .exclude(name__startswith=HOUSEKEEPING_PREFIX)
-    )
-    groups = {c.group_id for c in queued.candidates if c.group_id is not None}
-    by_group: dict[int, int] = {}
-    caps: dict[int, int | None] = {}
-    if groups:
-        caps = dict(
-            ManifestGroup.objects.using(cycle.using)
-            .filter(id__in=groups)
-            .values_list("id", "max_active_jobs")
-        )
-        capped = [g for g, cap in caps.items() if cap is not None]
-        if capped:
-            by_group = dict(
-                active.filter(manifest__group_id__in=capped)
-                .order_by()
-                .values_list("manifest__group_id")
-                .annotate(n=Count("id"))
-                .values_list("manifest__group_id", "n")
-            )
+    """Count active runs once per cycle (the store reads only rows in active states); nothing
+    is counted when no cap applies."""
+    groups = sorted({c.group_id for c in queued.candidates if c.group_id is not None})
+    caps = manifest_group_caps(groups, using=cycle.using)
+    capped = [group for group, cap in caps.items() if cap is not None]
+    by_group = metadata_count_active_by_group(capped, using=cycle.using)
     uncapped = cycle.config.max_active_jobs is None
     return Capacity(
-        active=0 if uncapped else active.count(), active_by_group=by_group, group_caps=caps
+        active=0 if uncapped else metadata_count_active(using=cycle.using),
+        active_by_group=by_group,
+        group_caps=caps,
     )
 
 

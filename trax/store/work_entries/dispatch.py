@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models.functions import Now
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Now
 
 from trax.events.channels import JOBS_READY, WORK_QUEUED
 from trax.events.notify import notify
@@ -19,9 +20,11 @@ from trax.models import (
     FailureKind,
     Metadata,
     TrainState,
+    WorkQueue,
+    WorkQueueStatus,
 )
 from trax.store.queries import execute_named
-from trax.store.work_queue import NewWorkEntry
+from trax.store.work_entries.queue import NewWorkEntry
 
 
 @dataclass(frozen=True)
@@ -157,3 +160,48 @@ def work_queue_fail_dispatch(
         ).row().save(using=using, force_insert=True)
         notify(WORK_QUEUED, using=using)
     return True
+
+
+@dataclass(frozen=True)
+class QueuedCandidate:
+    """A queued entry the dispatcher may take, with its group's dispatch controls."""
+
+    entry: QueuedEntry
+    group_id: int | None
+    group_priority: int
+
+
+def work_queue_load_due(*, now: datetime, limit: int, using: str) -> list[QueuedCandidate]:
+    """Entries due (``scheduled_at`` empty or past), in an enabled group, of an enabled
+    manifest unless explicitly triggered (one-off entries have neither); ordered by group
+    priority, entry priority (dependents carry their boost), then age; at most ``limit``."""
+    due = Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
+    runnable = Q(manifest__isnull=True) | (
+        Q(manifest__group__is_enabled=True)
+        & (Q(manifest__is_enabled=True) | Q(is_explicit_trigger=True))
+    )
+    rows = (
+        WorkQueue.objects.using(using)
+        .filter(due, runnable, status=WorkQueueStatus.QUEUED)
+        .annotate(group_priority=Coalesce(F("manifest__group__priority"), Value(0)))
+        .order_by("-group_priority", "-priority", "created_at", "id")
+        .values_list(
+            "id",
+            "external_id",
+            "origin_id",
+            "train_name",
+            "input",
+            "manifest_id",
+            "priority",
+            "attempt",
+            "max_retries",
+            "dispatch_attempts",
+            "scheduled_at",
+            "manifest__group_id",
+            "group_priority",
+        )[:limit]
+    )
+    return [
+        QueuedCandidate(QueuedEntry(*row[:11]), group_id=row[11], group_priority=row[12])
+        for row in rows
+    ]

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from trax.core import FailureContext
 from trax.models import TrainState
-from trax.store.metadata import (
+from trax.store.runs.metadata import (
     HostStamp,
     RunOutcome,
     metadata_create,

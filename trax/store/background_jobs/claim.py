@@ -12,8 +12,8 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from trax.store.metadata import HostStamp
 from trax.store.queries import execute_named, query
+from trax.store.runs.metadata import HostStamp
 
 # A queue table is mostly empty when its statistics are taken; the claim connection keeps to
 # index plans whatever they say, or a backlog would be scanned whole on every claim. Set once

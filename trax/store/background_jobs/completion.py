@@ -16,9 +16,9 @@ from trax.events.channels import CAPACITY_FREED, WORK_QUEUED
 from trax.events.notify import notify
 from trax.models import CancelReason, TrainState, WorkQueue
 from trax.store.clock import database_now_sql
-from trax.store.metadata import RunOutcome
 from trax.store.queries import execute_named
-from trax.store.work_queue import NewWorkEntry
+from trax.store.runs.metadata import RunOutcome
+from trax.store.work_entries.queue import NewWorkEntry
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import Now
 
 from trax.events.channels import RUN_CANCEL
@@ -361,3 +361,45 @@ def metadata_delete_finished(
             _, counts = Metadata.objects.using(alias).filter(id__in=batch).delete()
         deleted += counts.get("trax.Metadata", 0)
     return deleted
+
+
+#: Runs of the engine's own trains (manager, dispatcher cycles) count against no cap.
+HOUSEKEEPING_PREFIX = "trax."
+
+
+def _active(using: str) -> Any:
+    return (
+        Metadata.objects.using(using)
+        .filter(train_state__in=(TrainState.PENDING, TrainState.IN_PROGRESS))
+        .exclude(name__startswith=HOUSEKEEPING_PREFIX)
+    )
+
+
+def metadata_count_active(*, using: str) -> int:
+    """Pending and in-progress runs (housekeeping excluded): reads only active rows."""
+    return int(_active(using).count())
+
+
+def metadata_count_active_by_group(group_ids: Sequence[int], *, using: str) -> dict[int, int]:
+    """Pending and in-progress runs per manifest group, for the groups given."""
+    if not group_ids:
+        return {}
+    return dict(
+        _active(using)
+        .filter(manifest__group_id__in=list(group_ids))
+        .order_by()
+        .values_list("manifest__group_id")
+        .annotate(n=Count("id"))
+        .values_list("manifest__group_id", "n")
+    )
+
+
+def metadata_cancel_flagged(run_ids: Sequence[int], *, using: str) -> list[int]:
+    """Which of these runs have their cancellation flag set (a watcher's periodic check)."""
+    if not run_ids:
+        return []
+    return list(
+        Metadata.objects.using(using)
+        .filter(id__in=list(run_ids), cancellation_requested=True)
+        .values_list("id", flat=True)
+    )
