@@ -285,11 +285,19 @@ class WorkerPool:
     # ── running ──────────────────────────────────────────────────────────────────────────────
 
     def _claims_lost(self, run_ids: set[int]) -> None:
-        """Stop runs whose claims expired and were taken back: they are not ours any more."""
+        """Stop runs whose claims expired and were taken back: they are not ours any more. A
+        run that already finished is left out: its claim went with its own completion (the
+        heartbeat raced the completer), or its completion will find the claim gone."""
         with self._lock:
-            tokens = [self._in_flight[i][1] for i in run_ids if i in self._in_flight]
-        logger.warning("lost the claims of runs %s; stopping them", sorted(run_ids))
-        for token in tokens:
+            running = {
+                i: self._in_flight[i][1]
+                for i in run_ids
+                if i in self._in_flight and i not in self._completing
+            }
+        if not running:
+            return
+        logger.warning("lost the claims of runs %s; stopping them", sorted(running))
+        for token in running.values():
             token.cancel("claim lost")
 
     def _launch(self, run: ClaimedRun) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -356,3 +357,41 @@ def test_a_long_run_shows_its_junction_once_a_heartbeat_published_it(
     assert run.junction_started_at is not None and run.start_time is not None
     assert run.junction_started_at >= run.start_time - timedelta(milliseconds=50)
     pool.shutdown(grace=0)
+
+
+def test_a_heartbeat_racing_a_completion_raises_no_false_alarm(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from trax.core import CancellationToken
+    from trax.store import ClaimedRun
+
+    pool = WorkerPool(config())  # not started: the race is staged by hand
+    finished, running = CancellationToken(), CancellationToken()
+
+    def claimed(run_id: int) -> ClaimedRun:
+        return ClaimedRun(
+            job_id=run_id,
+            metadata_id=run_id,
+            name=GREET,
+            input={},
+            external_id=uuid.uuid4(),
+            manifest_id=None,
+            parent_id=None,
+            attempt=1,
+            work_queue_id=None,
+            claim_token=uuid.uuid4(),
+        )
+
+    pool._in_flight = {1: (claimed(1), finished), 2: (claimed(2), running)}
+    pool._completing = {1}  # run 1 ended: its outcome is with the completer
+
+    with caplog.at_level("WARNING", logger="trax.workers"):
+        pool._claims_lost({1})
+    assert not caplog.records and not finished.cancelled
+
+    with caplog.at_level("WARNING", logger="trax.workers"):
+        pool._claims_lost({1, 2})
+    assert [r.getMessage() for r in caplog.records] == [
+        "lost the claims of runs [2]; stopping them"
+    ]
+    assert running.cancelled and not finished.cancelled
