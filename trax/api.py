@@ -14,7 +14,7 @@ from trax.core import CancellationToken, Result, Train, TraxError
 from trax.effects.cancel import cancel_run_tree
 from trax.effects.from_settings import default_service
 from trax.models import CancelReason, Metadata, WorkQueue
-from trax.registry import resolve_train
+from trax.registry import registered
 from trax.store import run_records_alias, work_queue_cancel_lineage
 
 
@@ -30,7 +30,7 @@ def run_result(
     type or JSON-like data for it. Raises TrainCancelled when cancelled, UnknownTrainError or
     InputValidationError before anything is written.
     """
-    execution = default_service().run(resolve_train(train), input, token=token)
+    execution = default_service().run(registered(train), input, token=token)
     if execution.cancelled is not None:
         raise execution.cancelled
     assert execution.result is not None

@@ -106,3 +106,16 @@ def resolve_train(train: type[Train[Any, Any]] | str) -> type[Train[Any, Any]]:
     if isinstance(train, type) and issubclass(train, Train) and not train.is_abstract:
         return train
     raise UnknownTrainError(f"{train!r} is neither a registered train name nor a Train class")
+
+
+def registered(train: type[Train[Any, Any]] | str) -> type[Train[Any, Any]]:
+    """The train if it is the class registered under its name (only registered trains run or
+    are queued), else ``UnknownTrainError`` naming the fix."""
+    train_class = resolve_train(train)
+    name = train_class.canonical_name()
+    if name not in registry or registry.get(name) is not train_class:
+        raise UnknownTrainError(
+            f"{name} is not registered; only registered trains can run or be queued "
+            "(decorate it with @trax.register)"
+        )
+    return train_class

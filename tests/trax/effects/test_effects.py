@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,8 +12,17 @@ import trax
 from tests.trax.effects.trains import Explodes, Numbers, Parent, SumDoubled, Total
 from trax.core import FailureContext, RunContext
 from trax.models import Log, Metadata, TrainState
+from trax.testing import registered_trains
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _this_module_s_trains() -> Iterator[None]:
+    """Only registered trains run: this module's own are registered while its tests run."""
+    with registered_trains(Peeks, Hooked):
+        yield
+
 
 EVENTS: list[tuple[str, ...]] = []
 
@@ -115,7 +125,8 @@ def test_exception_tracebacks_in_log_records_are_kept() -> None:
         name = "tests.logs_exception"
         junctions = [log_exception]
 
-    trax.run(LogsException, Numbers([]))
+    with registered_trains(LogsException):
+        trax.run(LogsException, Numbers([]))
     log = Log.objects.get()
     assert log.message == "handled it" and "ValueError: inner problem" in log.exception
 
@@ -132,7 +143,8 @@ def test_only_the_newest_records_are_kept_past_the_cap(settings: Any) -> None:
         name = "tests.chatty"
         junctions = [chatty]
 
-    trax.run(Chatty, Numbers([]))
+    with registered_trains(Chatty):
+        trax.run(Chatty, Numbers([]))
     assert list(Log.objects.values_list("message", flat=True)) == ["line 7", "line 8", "line 9"]
 
 

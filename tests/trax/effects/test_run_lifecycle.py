@@ -25,8 +25,16 @@ from tests.trax.effects.trains import (
 from trax.core import CancellationToken, InputValidationError, SerializationError
 from trax.models import Metadata, TrainState
 from trax.registry import UnknownTrainError
+from trax.testing import registered_trains
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _this_module_s_trains() -> Iterator[None]:
+    """Only registered trains run: this module's own are registered while its tests run."""
+    with registered_trains(RaisesNul, EchoText, ReturnsNaN):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -190,7 +198,7 @@ def test_a_keyboard_interrupt_inside_a_junction_still_finishes_the_record() -> N
         name = "tests.interrupted"
         junctions = [Interrupting]
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt), registered_trains(Interrupted):
         trax.run(Interrupted, Numbers([1]))
 
     run = Metadata.objects.get()
@@ -209,7 +217,8 @@ def test_current_run_inside_a_recorded_junction_names_the_run() -> None:
         name = "tests.looks"
         junctions = [look]
 
-    trax.run(Looks, Numbers([]))
+    with registered_trains(Looks):
+        trax.run(Looks, Numbers([]))
     run = Metadata.objects.get()
     assert seen[0].run_id == run.pk
     assert seen[0].external_id == str(run.external_id)
@@ -308,3 +317,32 @@ def test_an_input_that_is_not_strict_json_is_refused_before_anything_is_written(
     with pytest.raises(InputValidationError, match="NUL"):
         trax.run(EchoText, {"text": "a\x00b"})
     assert not Metadata.objects.exists()
+
+
+def test_an_unregistered_train_is_refused_before_anything_is_written() -> None:
+    def nothing(numbers: Numbers) -> Total:
+        return Total(0)
+
+    class Stray(trax.Train[Numbers, Total]):
+        name = "tests.stray"
+        junctions = [nothing]
+
+    with pytest.raises(UnknownTrainError, match=r"tests\.stray is not registered"):
+        trax.run(Stray, Numbers([1]))
+
+    assert not Metadata.objects.exists()
+
+
+def test_registered_trains_registers_for_the_block_and_restores_the_registry() -> None:
+    from trax.registry import registry
+
+    def nothing(numbers: Numbers) -> Total:
+        return Total(0)
+
+    class Visitor(trax.Train[Numbers, Total]):
+        name = "tests.visitor"
+        junctions = [nothing]
+
+    with registered_trains(Visitor):
+        assert trax.run(Visitor, Numbers([1])) is not None
+    assert "tests.visitor" not in registry
