@@ -105,6 +105,7 @@ _SETTINGS: dict[str, _Setting] = {
     "MAX_DISPATCH_ATTEMPTS": _Setting(5, _positive_int, "an int > 0"),
     "DISPATCH_BATCH_SIZE": _Setting(1000, _positive_int, "an int > 0"),
     "DIRECT_DISPATCH": _Setting(True, _bool, "True or False"),
+    "MAX_INPUT_BYTES": _Setting(1024 * 1024, _optional(_positive_int), "an int > 0 or None"),
     "SUBMITTER": _Setting("database", _non_empty_string, "'database', 'inline' or a dotted path"),
     "SUBMITTER_ROUTES": _Setting({}, _string_map, "a dict of train name to submitter"),
     "MISFIRE_THRESHOLD_SECONDS": _Setting(60.0, _non_negative_number, "a number >= 0"),

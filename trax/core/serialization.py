@@ -57,8 +57,11 @@ def from_json(value_type: type, data: Any, *, what: str) -> Any:
         ) from None
 
 
-def normalise(value_type: type, value: Any, *, what: str) -> tuple[Any, Any]:
-    """Validate ``value`` (an instance or JSON-like data) and return ``(value, json_data)``.
+def normalise(
+    value_type: type, value: Any, *, what: str, max_bytes: int | None = None
+) -> tuple[Any, Any]:
+    """Validate ``value`` (an instance or JSON-like data) and return ``(value, json_data)``;
+    with ``max_bytes``, its JSON may be at most that long (``InputValidationError``).
 
     The value is rebuilt from its JSON form, so what runs is exactly what can be stored and
     replayed by a worker later.
@@ -74,6 +77,13 @@ def normalise(value_type: type, value: Any, *, what: str) -> tuple[Any, Any]:
         data = value
     validated = from_json(value_type, data, what=what)
     try:
-        return validated, to_json(value_type, validated, what=what)
+        stored = to_json(value_type, validated, what=what)
     except SerializationError as error:  # NaN, NUL: valid Python, not storable JSON
         raise InputValidationError(str(error)) from None
+    if max_bytes is not None:
+        size = len(json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > max_bytes:
+            raise InputValidationError(
+                f"{what} is {size:,} bytes of JSON; MAX_INPUT_BYTES allows at most {max_bytes:,}"
+            )
+    return validated, stored

@@ -31,6 +31,7 @@ def build_service(conf: TraxSettings | None = None, **overrides: Any) -> RunServ
         if conf.USER_EFFECT_PROVIDERS_ENABLED
         else (),
         hook_classes=tuple(import_string(path) for path in conf.LIFECYCLE_HOOKS),
+        max_input_bytes=conf.MAX_INPUT_BYTES,
     )
     return RunService(
         options=dataclasses.replace(options, **overrides),

@@ -62,6 +62,7 @@ class LifecycleOptions:
     log_max_records: int = 1000
     provider_classes: tuple[type[EffectProvider], ...] = ()
     hook_classes: tuple[type[LifecycleHook], ...] = ()
+    max_input_bytes: int | None = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,12 @@ class RunService:
         """Validate the input (nothing is written if it is bad), create the run's row, start it
         and run it. A run started inside another run's junction becomes its child."""
         name = train.canonical_name()
-        value, input_json = normalise(train.input_type, input, what=f"input of {name}")
+        value, input_json = normalise(
+            train.input_type,
+            input,
+            what=f"input of {name}",
+            max_bytes=self.options.max_input_bytes,
+        )
         parent = current_run_or_none()
         with transaction.atomic(using=self.alias):
             row = metadata_create(

@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from trax.conf import get_settings
 from trax.core import Train
 from trax.core.serialization import normalise
 from trax.models.choices import ScheduleType
@@ -431,7 +432,12 @@ class ScheduleBuilder:
                 raise ScheduleError(f"{external_id!r} cannot depend on itself", field="depends_on")
         cls = train_class or resolve_train(train)
         train_name = cls.canonical_name()
-        _, data = normalise(cls.input_type, input, what=f"input of {external_id!r} ({train_name})")
+        _, data = normalise(
+            cls.input_type,
+            input,
+            what=f"input of {external_id!r} ({train_name})",
+            max_bytes=get_settings().MAX_INPUT_BYTES,
+        )
         group_name = options.group.name if options.group is not None else None
         return ManifestDeclaration(
             external_id=external_id,

@@ -53,7 +53,12 @@ def activate_many(activations: Iterable[tuple[str, Any]], *, using: str = "defau
                 f"{external_id} is not a dormant dependent of the running parent manifest"
             )
         train = registry.get(child.train_name)
-        _, payload = normalise(train.input_type, value, what=f"input of {external_id}")
+        _, payload = normalise(
+            train.input_type,
+            value,
+            what=f"input of {external_id}",
+            max_bytes=get_settings().MAX_INPUT_BYTES,
+        )
         prepared.append((child, payload))
     boost = get_settings().DEPENDENT_PRIORITY_BOOST
     results = []

@@ -72,8 +72,10 @@ def enqueue_many(
             f"max_retries must be an int >= 0; got {max_retries!r}", field="max_retries"
         )
     scheduled_at = _scheduled_at(run_at, delay)
+    limit = effective_settings(using=using).MAX_INPUT_BYTES
     payloads = [
-        normalise(train_class.input_type, value, what=f"input of {name}")[1] for value in inputs
+        normalise(train_class.input_type, value, what=f"input of {name}", max_bytes=limit)[1]
+        for value in inputs
     ]
     if scheduled_at is None and _uncapped(name, using=using):
         external_ids = [uuid.uuid4() for _ in payloads]
