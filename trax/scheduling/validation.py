@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.db.models import Q
 
+from trax.conf import get_settings
 from trax.core import InputValidationError
-from trax.core.serialization import from_json
+from trax.core.serialization import normalise
 from trax.models import Manifest, ScheduleType
 from trax.registry import registry
 from trax.scheduling.errors import DependencyCycleError, ScheduleError
@@ -29,7 +30,14 @@ def manifest_problems(manifest: Manifest, *, using: str = "default") -> dict[str
     else:
         train = registry.get(manifest.train_name)
         try:
-            from_json(train.input_type, manifest.input, what=f"input of {manifest.train_name}")
+            # normalise, not only from_json: what cannot be stored (NaN, NUL) or is too long is
+            # refused here too, as at every other entry point.
+            normalise(
+                train.input_type,
+                manifest.input,
+                what=f"input of {manifest.train_name}",
+                max_bytes=get_settings().MAX_INPUT_BYTES,
+            )
         except InputValidationError as error:
             problems["input"] = str(error)
     try:

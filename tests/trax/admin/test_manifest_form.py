@@ -218,3 +218,25 @@ def test_runtime_settings_save_who_changed_them(admin_client: Client) -> None:
     assert (row.max_active_jobs, row.junction_progress, row.log_capture) == (4, None, False)
     assert row.updated_by == "admin"
     assert Audit.objects.get().action == "runtime_settings.create"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"name": "A\\u0000da"}', "NUL"),
+        ('{"name": "' + "x" * 200 + '"}', "MAX_INPUT_BYTES allows at most 100"),
+    ],
+)
+def test_an_unstorable_or_too_long_input_is_a_field_error_not_a_server_error(
+    admin_client: Client, group: ManifestGroup, settings: Any, text: str, words: str
+) -> None:
+    settings.TRAX = {**getattr(settings, "TRAX", {}), "MAX_INPUT_BYTES": 100}
+
+    response = admin_client.post(
+        reverse("admin:trax_manifest_add"), manifest_data(group, input=text)
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert any(words in message for message in errors["input"]), errors
+    assert Manifest.objects.count() == 0
