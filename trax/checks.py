@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
 
 @checks.register(checks.Tags.database)
@@ -35,3 +36,40 @@ def check_run_records_alias(app_configs: Any = None, **kwargs: Any) -> list[chec
             )
         ]
     return []
+
+
+@checks.register()
+def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every class named in settings by a dotted path imports and is the right kind: a bad one
+    stops ``manage.py check`` and every trax process at start, not the first run or cycle."""
+    from trax.conf import get_settings
+    from trax.dispatch.submitters import load_submitter
+    from trax.effects.hooks import LifecycleHook
+    from trax.effects.providers import EffectProvider
+
+    conf = get_settings()
+    errors: list[checks.CheckMessage] = []
+
+    def refuse(where: str, value: str, problem: str) -> None:
+        errors.append(checks.Error(f"{where}: {value!r} {problem}", id="trax.E002"))
+
+    submitters = [("TRAX['SUBMITTER']", conf.SUBMITTER)] + [
+        (f"TRAX['SUBMITTER_ROUTES'][{train!r}]", ref)
+        for train, ref in conf.SUBMITTER_ROUTES.items()
+    ]
+    for setting, reference in submitters:
+        try:
+            load_submitter(reference)
+        except Exception as error:  # any failure to import or build it is the finding
+            refuse(setting, reference, f"is not a usable job submitter: {error}")
+    for setting, base in (("EFFECT_PROVIDERS", EffectProvider), ("LIFECYCLE_HOOKS", LifecycleHook)):
+        for path in getattr(conf, setting):
+            try:
+                cls = import_string(path)
+            except ImportError as error:
+                refuse(f"TRAX[{setting!r}]", path, f"does not import: {error}")
+                continue
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                kind = f"{base.__module__}.{base.__name__}"
+                refuse(f"TRAX[{setting!r}]", path, f"is not a subclass of {kind}")
+    return errors
