@@ -142,6 +142,19 @@ def test_batch_size_bounds_the_candidates_and_keeps_the_best() -> None:
     assert loaded[2] == by_ext[ids[0]]
 
 
+def test_a_capped_group_brings_no_more_than_its_cap_so_other_groups_are_not_starved() -> None:
+    capped = trax.Group("capped", priority=9, max_active_jobs=2)
+    other = trax.Group("other", priority=1)
+    busy = [manifest(f"busy-{n}", group=capped) for n in range(5)]
+    calm = [manifest(f"calm-{n}", group=other) for n in range(2)]
+    crowd = [age(queue_entry(m), seconds(100)) for m in busy]  # older and higher: first
+    waiting = [queue_entry(m) for m in calm]
+
+    loaded = loaded_ids(batch_size=4)
+
+    assert loaded == [crowd[0].pk, crowd[1].pk, waiting[0].pk, waiting[1].pk]
+
+
 # ── load capacity ───────────────────────────────────────────────────────────────────────────
 
 

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce, Now
+from django.db.models import F, Q, Value, Window
+from django.db.models.functions import Coalesce, Now, RowNumber
 
 from trax.events.channels import JOBS_READY, WORK_QUEUED
 from trax.events.notify import notify
@@ -174,17 +174,25 @@ class QueuedCandidate:
 def work_queue_load_due(*, now: datetime, limit: int, using: str) -> list[QueuedCandidate]:
     """Entries due (``scheduled_at`` empty or past), in an enabled group, of an enabled
     manifest unless explicitly triggered (one-off entries have neither); ordered by group
-    priority, entry priority (dependents carry their boost), then age; at most ``limit``."""
+    priority, entry priority (dependents carry their boost), then age; at most ``limit``, and
+    of a capped group at most its cap."""
     due = Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
     runnable = Q(manifest__isnull=True) | (
         Q(manifest__group__is_enabled=True)
         & (Q(manifest__is_enabled=True) | Q(is_explicit_trigger=True))
     )
+    order: list[Any] = [F("group_priority").desc(), F("priority").desc(), "created_at", "id"]
     rows = (
         WorkQueue.objects.using(using)
         .filter(due, runnable, status=WorkQueueStatus.QUEUED)
-        .annotate(group_priority=Coalesce(F("manifest__group__priority"), Value(0)))
-        .order_by("-group_priority", "-priority", "created_at", "id")
+        .annotate(
+            group_priority=Coalesce(F("manifest__group__priority"), Value(0)),
+            # Never more of one group than its cap lets run: a capped group's backlog would
+            # otherwise fill the batch and starve every other group behind it.
+            in_group=Window(RowNumber(), partition_by=[F("manifest__group_id")], order_by=order),
+        )
+        .filter(in_group__lte=Coalesce(F("manifest__group__max_active_jobs"), Value(limit)))
+        .order_by(*order)
         .values_list(
             "id",
             "external_id",
