@@ -171,44 +171,58 @@ class QueuedCandidate:
     group_priority: int
 
 
+_CANDIDATE_COLUMNS = (
+    "id",
+    "external_id",
+    "origin_id",
+    "train_name",
+    "input",
+    "manifest_id",
+    "priority",
+    "attempt",
+    "max_retries",
+    "dispatch_attempts",
+    "scheduled_at",
+    "manifest__group_id",
+    "group_priority",
+    "created_at",
+)
+
+
 def work_queue_load_due(*, now: datetime, limit: int, using: str) -> list[QueuedCandidate]:
     """Entries due (``scheduled_at`` empty or past), in an enabled group, of an enabled
     manifest unless explicitly triggered (one-off entries have neither); ordered by group
     priority, entry priority (dependents carry their boost), then age; at most ``limit``, and
     of a capped group at most its cap."""
     due = Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now)
-    runnable = Q(manifest__isnull=True) | (
-        Q(manifest__group__is_enabled=True)
-        & (Q(manifest__is_enabled=True) | Q(is_explicit_trigger=True))
-    )
+    queued = WorkQueue.objects.using(using).filter(due, status=WorkQueueStatus.QUEUED)
     order: list[Any] = [F("group_priority").desc(), F("priority").desc(), "created_at", "id"]
-    rows = (
-        WorkQueue.objects.using(using)
-        .filter(due, runnable, status=WorkQueueStatus.QUEUED)
+    # Scheduled work: at most one queued entry per manifest, so the window stays small. Never
+    # more of one group than its cap lets run: a capped group's backlog would otherwise fill
+    # the batch and starve every other group behind it.
+    scheduled = (
+        queued.filter(
+            Q(manifest__group__is_enabled=True)
+            & (Q(manifest__is_enabled=True) | Q(is_explicit_trigger=True))
+        )
         .annotate(
-            group_priority=Coalesce(F("manifest__group__priority"), Value(0)),
-            # Never more of one group than its cap lets run: a capped group's backlog would
-            # otherwise fill the batch and starve every other group behind it.
+            group_priority=F("manifest__group__priority"),
             in_group=Window(RowNumber(), partition_by=[F("manifest__group_id")], order_by=order),
         )
         .filter(in_group__lte=Coalesce(F("manifest__group__max_active_jobs"), Value(limit)))
         .order_by(*order)
-        .values_list(
-            "id",
-            "external_id",
-            "origin_id",
-            "train_name",
-            "input",
-            "manifest_id",
-            "priority",
-            "attempt",
-            "max_retries",
-            "dispatch_attempts",
-            "scheduled_at",
-            "manifest__group_id",
-            "group_priority",
-        )[:limit]
+        .values_list(*_CANDIDATE_COLUMNS)[:limit]
     )
+    # One-off work has no group (priority 0): read by the queued index, no window over it.
+    one_off = (
+        queued.filter(manifest__isnull=True)
+        .annotate(group_priority=Value(0))
+        .order_by(*order)
+        .values_list(*_CANDIDATE_COLUMNS)[:limit]
+    )
+    rows = sorted([*scheduled, *one_off], key=lambda row: (-row[12], -row[6], row[13], row[0]))[
+        :limit
+    ]
     return [
         QueuedCandidate(QueuedEntry(*row[:11]), group_id=row[11], group_priority=row[12])
         for row in rows
