@@ -64,3 +64,29 @@ def test_a_running_async_job_is_cancelled_from_another_process_within_a_second(
     never.refresh_from_db()
     assert (never.train_state, never.start_time) == (TrainState.CANCELLED, None)
     assert worker.alive()
+
+
+def test_a_run_started_by_trax_run_stops_mid_junction_when_cancelled_elsewhere(
+    children: Children,
+) -> None:
+    # demo.slow sleeps 200 steps of 0.1 s in ONE junction: only a watcher can stop it early.
+    command = children.start(
+        "trax_run", "demo.slow", "--input", '{"steps": 200, "seconds_per_step": 0.1}'
+    )
+    command.wait_output("of demo.slow started", limit=30)
+    run = wait_for(
+        lambda: Metadata.objects.filter(name="demo.slow", train_state=TrainState.IN_PROGRESS)
+        .values_list("id", flat=True)
+        .first(),
+        "the run to be in progress",
+    )
+    assert f"run {run} (" in command.output()  # its id is said when it starts
+
+    assert trax.cancel_run(run) == 1
+    code = command.wait_exit(limit=5)
+
+    assert code != 0 and "cancelled" in command.output()
+    cancelled = Metadata.objects.get(id=run)
+    assert cancelled.train_state == TrainState.CANCELLED
+    assert cancelled.end_time is not None and cancelled.start_time is not None
+    assert (cancelled.end_time - cancelled.start_time).total_seconds() < 15  # not all 20 s

@@ -29,3 +29,9 @@ def fire(metadata_ids: tuple[int, ...] | list[int], reason: str) -> int:
     for token in tokens:
         token.cancel(reason)
     return len(tokens)
+
+
+def running() -> list[int]:
+    """The runs executing in this process (a cancel watcher watches their flags)."""
+    with _lock:
+        return list(_tokens)

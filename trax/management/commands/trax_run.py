@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import trax
-from trax.core import Failure, TraxError
+from trax.conf import effective_settings, get_settings
+from trax.core import Failure, Result, RunContext, TraxError
 from trax.core.serialization import to_json
-from trax.registry import registry
+from trax.effects import local_tokens
+from trax.effects.from_settings import build_service, default_service
+from trax.effects.hooks import LifecycleHook
+from trax.registry import registered, registry
+from trax.workers.cancel_watcher import CancelWatcher
 
 
 class Command(BaseCommand):
@@ -39,7 +45,7 @@ class Command(BaseCommand):
         except json.JSONDecodeError as error:
             raise CommandError(f"--input is not valid JSON: {error}") from None
         try:
-            result = trax.run_result(name, data)
+            result = self._run(name, data)
         except trax.TrainCancelled as cancelled:
             raise CommandError(f"The run was cancelled: {cancelled}") from None
         except TraxError as error:
@@ -53,3 +59,36 @@ class Command(BaseCommand):
         output_type = registry.get(name).output_type
         output = to_json(output_type, result.value, what=f"output of {name}")
         self.stdout.write(json.dumps(output, indent=2))
+
+    def _run(self, name: str, data: Any) -> Result[Any]:
+        """Run ``name`` recorded, saying its id on stderr when it starts (stdout keeps the
+        output), with a cancel watcher so a cancel from another process stops it mid-junction
+        (at once on PostgreSQL, within ``CANCEL_CHECK_INTERVAL_SECONDS`` on SQLite)."""
+        stderr = self.stderr
+
+        class SayStarted(LifecycleHook):
+            def on_started(self, run: RunContext) -> None:
+                stderr.write(f"run {run.run_id} ({run.external_id}) of {run.train_name} started")
+
+        base = default_service()
+        service = build_service(
+            effective_settings(),
+            hook_classes=(*base.options.hook_classes, SayStarted),
+        )
+        stopping = threading.Event()
+        watcher = CancelWatcher(
+            in_flight=local_tokens.running,
+            check_interval=get_settings().CANCEL_CHECK_INTERVAL_SECONDS,
+            using=service.alias,
+            stopping=stopping,
+        )
+        watcher.start()
+        try:
+            execution = service.run(registered(name), data)
+        finally:
+            stopping.set()
+            watcher.join(5)
+        if execution.cancelled is not None:
+            raise execution.cancelled
+        assert execution.result is not None
+        return execution.result
