@@ -36,6 +36,20 @@ def _non_negative_number(value: Any) -> bool:
     )
 
 
+#: The shortest polling interval: below it a loop only burns CPU and database time.
+MIN_POLLING_SECONDS = 0.01
+#: The most run threads one worker process may have.
+MAX_WORKER_CONCURRENCY = 1024
+
+
+def _polling_seconds(value: Any) -> bool:
+    return _non_negative_number(value) and MIN_POLLING_SECONDS <= value <= 3600
+
+
+def _concurrency(value: Any) -> bool:
+    return _positive_int(value) and value <= MAX_WORKER_CONCURRENCY
+
+
 #: The longest retry delay a setting may ask for (a year); longer is a mistake, not a policy.
 _MAX_RETRY_SECONDS = 365 * 24 * 3600.0
 
@@ -87,8 +101,12 @@ class _Setting:
 
 _SETTINGS: dict[str, _Setting] = {
     # Scheduler and dispatcher (DESIGN.md §4). Seconds may be fractions so tests run fast.
-    "MANAGER_POLLING_INTERVAL_SECONDS": _Setting(5.0, _positive_number, "a number > 0"),
-    "DISPATCHER_POLLING_INTERVAL_SECONDS": _Setting(2.0, _positive_number, "a number > 0"),
+    "MANAGER_POLLING_INTERVAL_SECONDS": _Setting(
+        5.0, _polling_seconds, "a number from 0.01 to 3600"
+    ),
+    "DISPATCHER_POLLING_INTERVAL_SECONDS": _Setting(
+        2.0, _polling_seconds, "a number from 0.01 to 3600"
+    ),
     "LEADER_LEASE_SECONDS": _Setting(None, _optional(_positive_number), "> 0 or None"),
     "MAX_ACTIVE_JOBS": _Setting(None, _optional(_positive_int), "an int > 0 or None"),
     "MAX_CONCURRENT_DISPATCH": _Setting(1, _positive_int, "an int > 0"),
@@ -114,9 +132,11 @@ _SETTINGS: dict[str, _Setting] = {
         30 * 24 * 3600.0, _optional(_positive_number), "> 0 or None"
     ),
     # Workers.
-    "WORKER_CONCURRENCY": _Setting(None, _optional(_positive_int), "an int > 0 or None"),
+    "WORKER_CONCURRENCY": _Setting(None, _optional(_concurrency), "an int from 1 to 1024 or None"),
     "HEARTBEAT_INTERVAL_SECONDS": _Setting(5.0, _positive_number, "a number > 0"),
-    "WORKER_POLLING_INTERVAL_SECONDS": _Setting(1.0, _positive_number, "a number > 0"),
+    "WORKER_POLLING_INTERVAL_SECONDS": _Setting(
+        1.0, _polling_seconds, "a number from 0.01 to 3600"
+    ),
     "CANCEL_CHECK_INTERVAL_SECONDS": _Setting(1.0, _positive_number, "a number > 0"),
     "COMPLETION_BATCH_SIZE": _Setting(500, _positive_int, "an int > 0"),
     "LEASE_SECONDS": _Setting(30.0, _positive_number, "a number > 0"),
@@ -175,6 +195,13 @@ class TraxSettings:
                 raise ImproperlyConfigured(f"TRAX[{name!r}] is not a trax setting.{hint}")
             if not spec.check(value):
                 raise ImproperlyConfigured(f"TRAX[{name!r}] must be {spec.expects}; got {value!r}.")
+        beat, lease = self.HEARTBEAT_INTERVAL_SECONDS, self.LEASE_SECONDS
+        if lease < 2 * beat:
+            raise ImproperlyConfigured(
+                f"TRAX['LEASE_SECONDS'] ({lease:g}) must be at least two heartbeats "
+                f"(TRAX['HEARTBEAT_INTERVAL_SECONDS'] is {beat:g}): a claim would expire between "
+                "two renewals"
+            )
 
     def __getattr__(self, name: str) -> Any:
         if name not in _SETTINGS:

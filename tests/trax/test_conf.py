@@ -58,8 +58,8 @@ def test_every_default_passes_its_own_validation() -> None:
 
 
 def test_override_settings_is_seen_at_once(settings: Any) -> None:
-    settings.TRAX = {"LEASE_SECONDS": 7}
-    assert get_settings().LEASE_SECONDS == 7
+    settings.TRAX = {"LEASE_SECONDS": 12}
+    assert get_settings().LEASE_SECONDS == 12
     settings.TRAX = {}
     assert get_settings().LEASE_SECONDS == 30
 
@@ -84,4 +84,22 @@ def test_unbounded_numbers_are_refused_with_the_allowed_range(
 
     settings.TRAX = {name: value}
     with pytest.raises(ImproperlyConfigured, match=name):
+        get_settings()
+
+
+@pytest.mark.parametrize(
+    ("trax_settings", "words"),
+    [
+        ({"HEARTBEAT_INTERVAL_SECONDS": 20, "LEASE_SECONDS": 30}, "at least two heartbeats"),
+        ({"WORKER_POLLING_INTERVAL_SECONDS": 1e-9}, "from 0.01 to 3600"),
+        ({"WORKER_CONCURRENCY": 100_000}, "from 1 to 1024"),
+    ],
+)
+def test_settings_that_would_break_a_process_are_refused(
+    settings: Any, trax_settings: dict[str, Any], words: str
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.TRAX = trax_settings
+    with pytest.raises(ImproperlyConfigured, match=words):
         get_settings()

@@ -6,6 +6,8 @@ import argparse
 import math
 import re
 
+from trax.conf import MAX_WORKER_CONCURRENCY
+
 
 def positive_seconds(value: str) -> float:
     """A number of seconds > 0."""
@@ -37,6 +39,16 @@ def positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return number
+
+
+def thread_count(value: str) -> int:
+    """Run threads of one process: an int from 1 to MAX_WORKER_CONCURRENCY."""
+    number = positive_int(value)
+    if number > MAX_WORKER_CONCURRENCY:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_WORKER_CONCURRENCY}; got {value} (run more processes instead)"
+        )
     return number
 
 

@@ -16,7 +16,12 @@ from trax.core import Train
 from trax.core.serialization import normalise
 from trax.registry import registry, resolve_train
 from trax.scheduling.errors import ScheduleError
-from trax.scheduling.options import check_priority, to_seconds
+from trax.scheduling.options import (
+    MAX_RETRIES,
+    MAX_SCHEDULE_SECONDS,
+    check_priority,
+    to_seconds,
+)
 from trax.store import NewWorkEntry, work_queue_enqueue_direct, work_queue_insert
 
 
@@ -67,9 +72,14 @@ def enqueue_many(
             field="train",
         )
     check_priority(priority, field="priority")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+    if (
+        isinstance(max_retries, bool)
+        or not isinstance(max_retries, int)
+        or not 0 <= max_retries <= MAX_RETRIES
+    ):
         raise ScheduleError(
-            f"max_retries must be an int >= 0; got {max_retries!r}", field="max_retries"
+            f"max_retries must be an int from 0 to {MAX_RETRIES}; got {max_retries!r}",
+            field="max_retries",
         )
     scheduled_at = _scheduled_at(run_at, delay)
     limit = effective_settings(using=using).MAX_INPUT_BYTES
@@ -128,8 +138,11 @@ def _scheduled_at(
         seconds = float(delay)
     else:
         raise ScheduleError(f"delay must be seconds or a timedelta; got {delay!r}", field="delay")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ScheduleError(f"delay must be a finite number >= 0; got {delay!r}", field="delay")
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SCHEDULE_SECONDS:
+        raise ScheduleError(
+            f"delay must be a number of seconds from 0 to {MAX_SCHEDULE_SECONDS}; got {delay!r}",
+            field="delay",
+        )
     return timezone.now() + timedelta(seconds=seconds)
 
 

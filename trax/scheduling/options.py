@@ -71,8 +71,11 @@ class ScheduleOptions:
             value = getattr(self, name)
             if value is None:
                 continue
-            if not _is_int(value) or value < 0:
-                raise ScheduleError(f"{name} must be an int >= 0; got {value!r}", field=name)
+            most = MAX_RETRIES if name == "max_retries" else MAX_SCHEDULE_SECONDS
+            if not _is_int(value) or not 0 <= value <= most:
+                raise ScheduleError(
+                    f"{name} must be an int from 0 to {most}; got {value!r}", field=name
+                )
         if self.timeout_seconds == 0:
             raise ScheduleError(
                 "timeout_seconds must be > 0 (None = the default)", field="timeout_seconds"
@@ -117,6 +120,12 @@ def schedule_options(
         timezone=timezone,
         dormant=dormant,
     )
+
+
+#: Most retries a manifest or a one-off may ask for; more is a loop, not a policy.
+MAX_RETRIES = 1000
+#: Longest duration an option may give (ten years), so times stay in the calendar.
+MAX_SCHEDULE_SECONDS = 10 * 365 * 24 * 3600
 
 
 def to_seconds(value: Seconds | None, *, field: str) -> int | None:

@@ -350,3 +350,18 @@ def test_a_direct_enqueue_of_many_chunks_queues_all_or_nothing() -> None:
 
     assert not WorkQueue.objects.exists()
     assert not Metadata.objects.exists() and not BackgroundJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"max_retries": 10**12}, "max_retries must be an int from 0 to 1000"),
+        ({"delay": 1e300}, "delay must be a number of seconds from 0 to"),
+    ],
+)
+def test_out_of_range_options_are_refused_before_anything_is_written(
+    options: dict[str, Any], words: str
+) -> None:
+    assert words in str(
+        assert_nothing_queued(lambda: trax.enqueue(GREET, ADA, **options), ScheduleError)
+    )

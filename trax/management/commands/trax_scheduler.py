@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trax.conf import get_settings
 from trax.dispatch.service import DispatcherService
-from trax.management.arguments import positive_int, positive_seconds, process_name
+from trax.management.arguments import positive_seconds, process_name, thread_count
 from trax.management.commands.trax_worker import build_worker_pool
 from trax.management.signals import install_stop_signals
 from trax.manager.service import ManagerService, ManagerServiceConfig
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--concurrency",
-            type=positive_int,
+            type=thread_count,
             default=None,
             help="Local worker threads (default: TRAX WORKER_CONCURRENCY, else the CPU count).",
         )

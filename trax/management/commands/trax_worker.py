@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trax.conf import get_settings
-from trax.management.arguments import non_negative_seconds, positive_int, process_name
+from trax.management.arguments import non_negative_seconds, process_name, thread_count
 from trax.management.signals import install_stop_signals
 from trax.store import run_records_alias
 from trax.workers.identity import WorkerNameInUse, recover_named_worker, worker_id_for
@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--concurrency",
-            type=positive_int,
+            type=thread_count,
             default=None,
             help="Runs at once (default: TRAX WORKER_CONCURRENCY, else the CPU count).",
         )
