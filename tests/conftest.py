@@ -82,3 +82,14 @@ def child_process_env() -> dict[str, str]:
     else:
         url = f"sqlite:///{settings_dict['NAME']}"
     return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(autouse=True)
+def _housekeeping_faults_forgotten() -> Iterator[None]:
+    """Each test sees its own faults reported (the reporters de-duplicate per process)."""
+    from trax.dispatch.context import DISPATCHER_FAULTS
+    from trax.manager.context import MANAGER_FAULTS
+
+    MANAGER_FAULTS.forget()
+    DISPATCHER_FAULTS.forget()
+    yield

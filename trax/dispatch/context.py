@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trax.dispatch.config import DispatcherConfig
+from trax.housekeeping import FaultReporter
+
+#: One per process, so a fault repeating every cycle is recorded once an hour.
+DISPATCHER_FAULTS = FaultReporter("trax.dispatcher_cycle")
 
 
 @dataclass(frozen=True)
@@ -15,3 +19,8 @@ class DispatchCycle:
     now: datetime
     config: DispatcherConfig
     using: str
+
+    @property
+    def faults(self) -> FaultReporter:
+        """Where this process's cycles report the steps and rows they skip."""
+        return DISPATCHER_FAULTS

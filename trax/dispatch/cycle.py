@@ -14,8 +14,7 @@ from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.capacity import Selected, apply_limits, load_capacity
 from trax.dispatch.steps.dispatch import Dispatched, dispatch
 from trax.dispatch.steps.load_queued import QueuedWork, load_queued
-from trax.effects.host import detect_host
-from trax.store import database_now, record_housekeeping_failure, run_records_alias
+from trax.store import database_now, run_records_alias
 
 DISPATCHER_TRAIN_NAME = "trax.dispatcher_cycle"
 
@@ -73,8 +72,9 @@ def run_dispatcher_cycle(
     )
     result = DispatcherCycle().run_result(cycle)
     if isinstance(result, Failure):
-        record_housekeeping_failure(
-            DISPATCHER_TRAIN_NAME, result.context, host=detect_host(), using=alias
+        # Once an hour per distinct failure, not a record every cycle while it lasts.
+        cycle.faults.report(
+            step=result.context.junction_name, what="the cycle", error=result.error, using=alias
         )
         raise result.error
     return result.value

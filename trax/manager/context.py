@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from trax.housekeeping import FaultReporter
 from trax.manager.config import ManagerConfig
+
+#: One per process, so a fault repeating every cycle is recorded once an hour.
+MANAGER_FAULTS = FaultReporter("trax.manager_cycle")
 
 
 @dataclass(frozen=True)
@@ -15,3 +19,8 @@ class Cycle:
     now: datetime
     config: ManagerConfig
     using: str
+
+    @property
+    def faults(self) -> FaultReporter:
+        """Where this process's cycles report the steps and rows they skip."""
+        return MANAGER_FAULTS

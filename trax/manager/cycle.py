@@ -4,26 +4,28 @@ The steps run in this order, each a junction with ``now`` injected through the C
 reap expired worker leases -> cancel timed-out runs -> fail stale pending -> fail stale
 in-progress -> load failure streaks -> queue retries -> dead-letter -> queue due manifests ->
 queue dependents -> clean up.
-A cycle writes no run record unless it fails.
+A cycle writes no run record unless something fails. Each step fails alone (``isolated``): a
+step that raises is recorded and gives its empty result, and the steps that do not need its
+result still run; a lost database connection stops the whole cycle.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 import trax
 from trax.conf import effective_settings
 from trax.core import Failure
-from trax.effects.host import detect_host
+from trax.housekeeping import isolated
 from trax.manager.config import ManagerConfig
 from trax.manager.context import Cycle
 from trax.manager.steps.cleanup import CleanedUp, clean_up
 from trax.manager.steps.dead_letters import DeadLettered, create_dead_letters
 from trax.manager.steps.dependents import QueuedDependents, queue_dependents
 from trax.manager.steps.due import QueuedOccurrences, queue_due_manifests
-from trax.manager.steps.failure_streaks import load_failure_streaks
+from trax.manager.steps.failure_streaks import FailureStreaks, load_failure_streaks
 from trax.manager.steps.reaper import ReapedLeases, reap_expired_leases
 from trax.manager.steps.retries import QueuedRetries, queue_retries
 from trax.manager.steps.stale_runs import (
@@ -33,7 +35,7 @@ from trax.manager.steps.stale_runs import (
     fail_stale_pending_runs,
 )
 from trax.manager.steps.timeouts import TimedOutRuns, cancel_timed_out_runs
-from trax.store import database_now, record_housekeeping_failure, run_records_alias
+from trax.store import database_now, run_records_alias
 
 logger = logging.getLogger("trax.manager")
 
@@ -56,6 +58,9 @@ class CycleReport:
     dependents_queued: int
     runs_deleted: int
     dead_letters_purged: int
+    work_entries_deleted: int = 0
+    #: Steps or rows that failed and were skipped this cycle (each recorded as a failed run).
+    faults: int = 0
 
     def did_anything(self) -> bool:
         """Whether any count is non-zero (cycles log only then)."""
@@ -87,6 +92,7 @@ def report(
         dependents_queued=dependents.queued,
         runs_deleted=cleaned.runs,
         dead_letters_purged=cleaned.dead_letters,
+        work_entries_deleted=cleaned.work_entries,
     )
 
 
@@ -95,16 +101,16 @@ class ManagerCycle(trax.Train[Cycle, CycleReport]):
 
     name = MANAGER_TRAIN_NAME
     junctions = [
-        reap_expired_leases,
-        cancel_timed_out_runs,
-        fail_stale_pending_runs,
-        fail_stale_in_progress_runs,
-        load_failure_streaks,
-        queue_retries,
-        create_dead_letters,
-        queue_due_manifests,
-        queue_dependents,
-        clean_up,
+        isolated(lambda: ReapedLeases(0, 0, 0))(reap_expired_leases),
+        isolated(lambda: TimedOutRuns(0))(cancel_timed_out_runs),
+        isolated(lambda: StalePendingRuns(0))(fail_stale_pending_runs),
+        isolated(lambda: StaleInProgressRuns(0))(fail_stale_in_progress_runs),
+        isolated(lambda: FailureStreaks(()))(load_failure_streaks),
+        isolated(lambda: QueuedRetries(0, 0))(queue_retries),
+        isolated(lambda: DeadLettered(0))(create_dead_letters),
+        isolated(lambda: QueuedOccurrences(0, 0))(queue_due_manifests),
+        isolated(lambda: QueuedDependents(0))(queue_dependents),
+        isolated(lambda: CleanedUp(0, 0, 0))(clean_up),
         report,
     ]
 
@@ -123,15 +129,15 @@ def run_manager_cycle(
         config=config or ManagerConfig.from_settings(effective_settings(using=alias)),
         using=alias,
     )
+    faults_before = cycle.faults.count
     result = ManagerCycle().run_result(cycle)
     if isinstance(result, Failure):
-        record_housekeeping_failure(
-            MANAGER_TRAIN_NAME, result.context, host=detect_host(), using=alias
-        )
-        logger.error(
-            "manager cycle failed in %s: %s", result.context.junction_name, result.context.message
+        # Once an hour per distinct failure, not a record every cycle while it lasts.
+        cycle.faults.report(
+            step=result.context.junction_name, what="the cycle", error=result.error, using=alias
         )
         raise result.error
-    if result.value.did_anything():
-        logger.info("manager cycle: %s", result.value)
-    return result.value
+    done = replace(result.value, faults=cycle.faults.count - faults_before)
+    if done.did_anything():
+        logger.info("manager cycle: %s", done)
+    return done

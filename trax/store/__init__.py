@@ -5,6 +5,7 @@ from trax.store.audit import audit_record
 from trax.store.background_jobs.claim import ClaimedRun, background_job_claim
 from trax.store.background_jobs.completion import Completion, background_job_complete
 from trax.store.background_jobs.reaper import ReapReport, background_job_reap_expired
+from trax.store.batches import IsolatedWrite, write_isolating
 from trax.store.clock import database_now
 from trax.store.dead_letter import (
     dead_letter_acknowledge,
@@ -66,6 +67,7 @@ from trax.store.work_entries.queue import (
     work_queue_insert_one,
     work_queue_insert_skipping_conflicts,
     work_queue_next_attempt,
+    work_queue_postpone,
     work_queue_trigger,
 )
 from trax.store.workers import (
@@ -83,6 +85,7 @@ __all__ = [
     "DispatchedRun",
     "ExtraWrite",
     "HostStamp",
+    "IsolatedWrite",
     "JunctionProgress",
     "ManifestInUseError",
     "NewWorkEntry",
@@ -137,9 +140,11 @@ __all__ = [
     "work_queue_insert_skipping_conflicts",
     "work_queue_load_due",
     "work_queue_next_attempt",
+    "work_queue_postpone",
     "work_queue_trigger",
     "worker_heartbeat",
     "worker_prune_stale",
     "worker_register",
     "worker_unregister",
+    "write_isolating",
 ]

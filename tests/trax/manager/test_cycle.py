@@ -7,6 +7,7 @@ from dataclasses import fields
 from datetime import datetime
 
 import pytest
+from django.db import OperationalError
 
 import trax
 from trax.conf import get_settings
@@ -14,7 +15,7 @@ from trax.effects.from_settings import default_service
 from trax.manager import cycle as cycle_module
 from trax.manager.config import ManagerConfig
 from trax.manager.cycle import MANAGER_TRAIN_NAME, CycleReport, run_manager_cycle
-from trax.manager.steps import cleanup, dead_letters, due, retries, stale_runs
+from trax.manager.steps import cleanup, dead_letters, failure_streaks, retries, stale_runs
 from trax.manager.steps.dependents import queue_dependents
 from trax.models import (
     DeadLetter,
@@ -168,26 +169,30 @@ def test_a_cycle_without_a_time_uses_the_database_clock(interval) -> None:
 
 
 @pytest.mark.parametrize(
-    ("module", "store_call", "junction"),
+    ("module", "call", "junction"),
     [
         (stale_runs, "metadata_fail_stale_pending", "fail_stale_pending_runs"),
-        (retries, "work_queue_insert_skipping_conflicts", "queue_retries"),
-        (dead_letters, "dead_letter_create", "create_dead_letters"),
-        (due, "manifest_queue_occurrences", "queue_due_manifests"),
+        (failure_streaks, "counted_failures", "load_failure_streaks"),
+        (retries, "_origins", "queue_retries"),
+        (dead_letters, "write_isolating", "create_dead_letters"),
         (cleanup, "dead_letter_purge_resolved", "clean_up"),
     ],
 )
-def test_a_failing_step_is_recorded_as_a_failed_cycle_run_and_re_raised(
-    clock: datetime, monkeypatch: pytest.MonkeyPatch, module, store_call: str, junction: str
+def test_a_failing_step_is_recorded_and_the_rest_of_the_cycle_still_runs(
+    clock: datetime, monkeypatch: pytest.MonkeyPatch, interval, module, call: str, junction: str
 ) -> None:
+    manifest = interval()
+    Manifest.objects.filter(id=manifest.pk).update(next_run_at=clock - seconds(1))
+
     def broken(*args, **kwargs):
         raise RuntimeError("the store is broken")
 
-    monkeypatch.setattr(module, store_call, broken)
+    monkeypatch.setattr(module, call, broken)
 
-    with pytest.raises(RuntimeError, match="the store is broken"):
-        run_manager_cycle(clock, config=ManagerConfig())
+    report = run_manager_cycle(clock, config=ManagerConfig())
 
+    assert report.faults == 1
+    assert report.occurrences_queued == 1, "the steps after the failing one did not run"
     record = Metadata.objects.get(name=MANAGER_TRAIN_NAME)
     assert record.train_state == TrainState.FAILED
     assert record.failure_junction == junction
@@ -195,6 +200,31 @@ def test_a_failing_step_is_recorded_as_a_failed_cycle_run_and_re_raised(
     assert "the store is broken" in record.failure_reason
     assert record.stack_trace
     assert record.start_time is not None and record.end_time is not None
+
+
+def test_a_step_failing_every_cycle_is_recorded_once_an_hour_not_every_cycle(
+    clock: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store is broken")
+
+    monkeypatch.setattr(stale_runs, "metadata_fail_stale_pending", broken)
+    for _ in range(3):
+        assert run_manager_cycle(clock, config=ManagerConfig()).faults == 1
+
+    assert Metadata.objects.filter(name=MANAGER_TRAIN_NAME).count() == 1
+
+
+def test_a_lost_connection_stops_the_cycle_instead_of_being_skipped(
+    clock: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def gone(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(stale_runs, "metadata_fail_stale_pending", gone)
+
+    with pytest.raises(OperationalError):
+        run_manager_cycle(clock, config=ManagerConfig())
 
 
 def test_the_steps_run_in_the_documented_order() -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from datetime import timedelta
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -15,11 +18,21 @@ from django.dispatch import receiver
 from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.capacity import Selected
 from trax.dispatch.submitters import JobSubmitter, SubmitFailure, SubmitterRouter
-from trax.store import DispatchedRun, QueuedEntry, work_queue_dispatch, work_queue_fail_dispatch
+from trax.housekeeping import report_refused
+from trax.store import (
+    DispatchedRun,
+    QueuedEntry,
+    work_queue_dispatch,
+    work_queue_fail_dispatch,
+    work_queue_postpone,
+    write_isolating,
+)
 
 logger = logging.getLogger("trax.dispatch")
 
 CHUNK = 500
+#: How long an entry the database refused to dispatch waits before it is tried again.
+POSTPONE_SECONDS = 60.0
 
 _router: SubmitterRouter | None = None
 
@@ -67,15 +80,39 @@ def dispatch(cycle: DispatchCycle, selected: Selected) -> Dispatched:
     created = failed = 0
     for submitter, entries in by_submitter.values():
         for start in range(0, len(entries), CHUNK):
-            runs = work_queue_dispatch(
+            written = write_isolating(
                 entries[start : start + CHUNK],
-                with_jobs=submitter.writes_background_jobs,
+                partial(
+                    work_queue_dispatch,
+                    with_jobs=submitter.writes_background_jobs,
+                    using=cycle.using,
+                ),
                 using=cycle.using,
             )
+            _postpone_refused(cycle, written.refused)
+            runs = [run for part in written.results for run in part]
             created += len(runs)
             if not submitter.writes_background_jobs and runs:
                 failed += _submit(cycle, submitter, runs)
     return Dispatched(runs=created, failed_submissions=failed)
+
+
+def _postpone_refused(
+    cycle: DispatchCycle, refused: Sequence[tuple[QueuedEntry, Exception]]
+) -> None:
+    """Entries the database would not dispatch are reported and wait ``POSTPONE_SECONDS``, so
+    one bad entry neither stops the batch nor holds the head of the queue."""
+    report_refused(
+        cycle,
+        "dispatch",
+        refused,
+        lambda entry: f"work entry {entry.id} ({entry.train_name})",
+    )
+    work_queue_postpone(
+        [entry.id for entry, _ in refused],
+        cycle.now + timedelta(seconds=POSTPONE_SECONDS),
+        using=cycle.using,
+    )
 
 
 def _submit(cycle: DispatchCycle, submitter: JobSubmitter, runs: list[DispatchedRun]) -> int:

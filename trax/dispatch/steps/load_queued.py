@@ -19,7 +19,5 @@ class QueuedWork:
 def load_queued(cycle: DispatchCycle) -> QueuedWork:
     """Entries due at the cycle's ``now``, at most the batch size (``work_queue_load_due``)."""
     return QueuedWork(
-        tuple(
-            work_queue_load_due(now=cycle.now, limit=cycle.config.batch_size, using=cycle.using)
-        )
+        tuple(work_queue_load_due(now=cycle.now, limit=cycle.config.batch_size, using=cycle.using))
     )

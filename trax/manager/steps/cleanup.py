@@ -14,6 +14,7 @@ from trax.store import dead_letter_purge_resolved, metadata_delete_finished
 class CleanedUp:
     runs: int
     dead_letters: int
+    work_entries: int = 0
 
 
 def clean_up(cycle: Cycle) -> CleanedUp:

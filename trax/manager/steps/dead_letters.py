@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trax.housekeeping import report_refused
 from trax.manager.context import Cycle
 from trax.manager.steps.failure_streaks import FailureStreaks
 from trax.models import DeadLetter, FailureKind
-from trax.store import dead_letter_create
+from trax.store import dead_letter_create, write_isolating
 
 
 @dataclass(frozen=True)
@@ -36,4 +37,13 @@ def create_dead_letters(cycle: Cycle, failures: FailureStreaks) -> DeadLettered:
                 retry_count=streak.failures - 1,
             )
         )
-    return DeadLettered(dead_letter_create(letters, using=cycle.using))
+    written = write_isolating(
+        letters, lambda batch: dead_letter_create(batch, using=cycle.using), using=cycle.using
+    )
+    report_refused(
+        cycle,
+        "create_dead_letters",
+        written.refused,
+        lambda letter: f"the dead letter of manifest {letter.manifest_id}",
+    )
+    return DeadLettered(sum(written.results))

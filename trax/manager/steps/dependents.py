@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q
 
+from trax.housekeeping import report_refused
 from trax.manager.context import Cycle
 from trax.manager.steps.eligibility import eligible_manifests
 from trax.models import ScheduleType
 from trax.models.choices import PRIORITY_MAX
-from trax.store import NewWorkEntry, manifest_queue_dependent
+from trax.store import NewWorkEntry, manifest_queue_dependent, write_isolating
 
 
 @dataclass(frozen=True)
@@ -43,5 +44,18 @@ def queue_dependents(cycle: Cycle) -> QueuedDependents:
             scheduled_at=cycle.now,
             parent_success_stamp=parent_success,
         )
-        queued += manifest_queue_dependent(entry, parent_success, using=cycle.using)
+        written = write_isolating(
+            [entry],
+            lambda batch: _queue(batch[0], using=cycle.using),
+            using=cycle.using,
+        )
+        queued += sum(written.results)
+        report_refused(
+            cycle, "queue_dependents", written.refused, lambda e: f"manifest {e.manifest_id}"
+        )
     return QueuedDependents(queued)
+
+
+def _queue(entry: NewWorkEntry, *, using: str) -> int:
+    assert entry.parent_success_stamp is not None
+    return int(manifest_queue_dependent(entry, entry.parent_success_stamp, using=using))

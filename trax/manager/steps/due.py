@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import random
 from dataclasses import dataclass
 
+from trax.housekeeping import report_refused
 from trax.manager.context import Cycle
 from trax.manager.steps.eligibility import eligible_manifests
-from trax.scheduling.errors import ScheduleError
 from trax.scheduling.next_run import TIMED_TYPES, decide_occurrence
 from trax.store import (
     NewWorkEntry,
     Occurrence,
     manifest_advance,
     manifest_queue_occurrences,
+    write_isolating,
 )
-
-logger = logging.getLogger("trax.manager")
 
 
 @dataclass(frozen=True)
@@ -64,8 +62,13 @@ def queue_due(cycle: Cycle, rng: random.Random | None = None) -> QueuedOccurrenc
                 default_threshold_seconds=cycle.config.misfire_threshold_seconds,
                 rng=rng,
             )
-        except ScheduleError:  # a row edited by hand into nonsense: skip it, keep the others
-            logger.exception("manifest %s has an invalid schedule; not queued", manifest)
+        except Exception as error:  # a row edited by hand into nonsense: skip it, keep the others
+            cycle.faults.report(
+                step="queue_due_manifests",
+                what=f"manifest {manifest.pk} ({manifest.train_name})",
+                error=error,
+                using=cycle.using,
+            )
             continue
         if decision.fire:
             entry = NewWorkEntry(
@@ -78,6 +81,15 @@ def queue_due(cycle: Cycle, rng: random.Random | None = None) -> QueuedOccurrenc
             fired.append(Occurrence(entry, decision.next_run_at))
         else:
             skipped.append((manifest.pk, decision.next_run_at))
-    queued = manifest_queue_occurrences(fired, using=cycle.using)
+    written = write_isolating(
+        fired, lambda batch: manifest_queue_occurrences(batch, using=cycle.using), using=cycle.using
+    )
+    report_refused(
+        cycle,
+        "queue_due_manifests",
+        written.refused,
+        lambda occurrence: f"manifest {occurrence.entry.manifest_id}",
+    )
+    queued = sum(written.results)
     manifest_advance(skipped, using=cycle.using)
     return QueuedOccurrences(queued=queued, skipped_misfires=len(skipped))

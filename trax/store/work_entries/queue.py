@@ -155,3 +155,15 @@ def work_queue_cancel_lineage(origin_id: int, *, using: str = "default") -> int:
         .filter(Q(id=origin_id) | Q(origin_id=origin_id), status=WorkQueueStatus.QUEUED)
         .update(status=WorkQueueStatus.CANCELLED)
     )
+
+
+def work_queue_postpone(entry_ids: Sequence[int], until: datetime, *, using: str) -> int:
+    """Move queued entries' ``scheduled_at`` to ``until`` (an entry the dispatcher could not
+    dispatch: it waits and is tried again, instead of holding the head of the queue)."""
+    if not entry_ids:
+        return 0
+    return (
+        WorkQueue.objects.using(using)
+        .filter(id__in=list(entry_ids), status=WorkQueueStatus.QUEUED)
+        .update(scheduled_at=until)
+    )
