@@ -104,7 +104,17 @@ def _database(url: str) -> dict:
             "NAME": os.path.join(tempfile.gettempdir(), f"trax-test-{os.getpid()}.sqlite3")
         }
     else:
-        config["CONN_MAX_AGE"] = None
+        # Requests and the trains' own queries borrow from a pool and give the connection back
+        # at the end of each request or run, so a process holds at most DB_POOL_MAX_SIZE of
+        # them however many threads it runs (docs/workers.md, "Connections").
+        config["CONN_MAX_AGE"] = 0
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+            "timeout": 30,
+        }
+        # With a pool, Django checks a connection when the pool lends it (one round trip), so
+        # the pool outlives a database restart instead of lending out dead connections.
         config["CONN_HEALTH_CHECKS"] = True
     return config
 
@@ -113,7 +123,15 @@ DATABASES = {"default": _database(env("DATABASE_URL"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Run records go through a connection of their own, so a rollback in user code never
     # erases a run (DESIGN.md §4). Same database, separate alias.
-    DATABASES["trax"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+    # Its few long-lived users (a worker's claim loop, heartbeat, completer, cancel watcher;
+    # a scheduler's loops) keep their connections: persistent, not pooled.
+    DATABASES["trax"] = {
+        **DATABASES["default"],
+        "OPTIONS": {k: v for k, v in DATABASES["default"]["OPTIONS"].items() if k != "pool"},
+        "CONN_MAX_AGE": None,
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

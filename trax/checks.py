@@ -73,3 +73,34 @@ def check_dotted_paths(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
                 kind = f"{base.__module__}.{base.__name__}"
                 refuse(f"TRAX[{setting!r}]", path, f"is not a subclass of {kind}")
     return errors
+
+
+#: Connections of the run-records alias a worker's long-lived threads hold for good: the claim
+#: loop, the heartbeat, the batch completer and the cancel watcher (its LISTEN session is a
+#: connection of its own, outside any pool). A scheduler's loops hold fewer.
+HELD_BY_A_WORKER = 4
+
+
+@checks.register(checks.Tags.database)
+def check_run_records_pool(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A pool on the run-records alias must outgrow what a worker's threads hold for good, or
+    its runs wait for a connection that never comes back."""
+    from trax.store import run_records_alias
+
+    alias = run_records_alias()
+    pool = settings.DATABASES.get(alias, {}).get("OPTIONS", {}).get("pool")
+    if not pool:
+        return []
+    max_size = pool.get("max_size") or pool.get("min_size", 4) if isinstance(pool, dict) else 4
+    if max_size > HELD_BY_A_WORKER:
+        return []
+    return [
+        checks.Error(
+            f"DATABASES[{alias!r}] (trax's run records) uses a connection pool of at most "
+            f"{max_size} connections, and a worker's claim loop, heartbeat, completer and cancel "
+            f"watcher hold {HELD_BY_A_WORKER} of them for good: its runs would wait for ever.",
+            hint=f"Raise the pool's max_size above {HELD_BY_A_WORKER}, or give trax an alias "
+            "without a pool (DATABASES['trax'], docs/workers.md 'Connections').",
+            id="trax.E003",
+        )
+    ]

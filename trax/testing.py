@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,7 @@ from trax.dispatch.cycle import run_dispatcher_cycle
 from trax.effects.finishers import Landed, Landing
 from trax.effects.from_settings import build_service
 from trax.manager.cycle import CycleReport, run_manager_cycle
+from trax.models import Log
 from trax.registry import UnknownTrainError, registry
 from trax.store import (
     ClaimedRun,
@@ -27,6 +28,7 @@ from trax.store import (
     RunOutcome,
     background_job_claim,
     background_job_complete,
+    log_write_batch,
     run_records_alias,
 )
 
@@ -107,7 +109,15 @@ class _InlineFinisher:
         self.run = run
         self.using = using
 
-    def finish(self, metadata_id: int, outcome: RunOutcome, manifest_id: int | None) -> Landing:
+    def finish(
+        self,
+        metadata_id: int,
+        outcome: RunOutcome,
+        manifest_id: int | None,
+        *,
+        logs: Sequence[Log] = (),
+    ) -> Landing:
+        log_write_batch(logs, using=self.using)
         landed = background_job_complete(
             [
                 Completion(

@@ -84,6 +84,15 @@ async def sleep_async(work: Work) -> Done:
     return Done(work.key, os.getpid())
 
 
+def query_then_block(work: Work) -> Done:
+    """Uses a connection of ``default`` (as a train's own ORM work would), then blocks."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return block(work)
+
+
 @trax.register
 class Record(trax.Train[Work, Done]):
     name = "it.record"
@@ -114,4 +123,10 @@ class AsyncSleep(trax.Train[Work, Done]):
     junctions = [sleep_async]
 
 
-TRAINS = (Record, Block, Stubborn, Sleepy, AsyncSleep)
+@trax.register
+class QueryBlock(trax.Train[Work, Done]):
+    name = "it.query_block"
+    junctions = [query_then_block]
+
+
+TRAINS = (Record, Block, Stubborn, Sleepy, AsyncSleep, QueryBlock)

@@ -9,8 +9,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
-from trax.models import TrainState
-from trax.store import RunOutcome, manifest_record_success, metadata_finish
+from django.db import DatabaseError
+
+from trax.models import Log, TrainState
+from trax.store import RunOutcome, log_write_batch, manifest_record_success, metadata_finish
 
 logger = logging.getLogger("trax.runs")
 
@@ -26,8 +28,16 @@ class Landing(Protocol):
 class Finisher(Protocol):
     """Records a run's final state."""
 
-    def finish(self, metadata_id: int, outcome: RunOutcome, manifest_id: int | None) -> Landing:
-        """Start writing ``outcome``; the returned landing says when and whether it landed."""
+    def finish(
+        self,
+        metadata_id: int,
+        outcome: RunOutcome,
+        manifest_id: int | None,
+        *,
+        logs: Sequence[Log] = (),
+    ) -> Landing:
+        """Start writing ``outcome`` and the run's last captured ``logs``; the returned landing
+        says when and whether the outcome landed."""
         ...
 
 
@@ -59,7 +69,18 @@ class DirectFinisher:
         self.alias = alias
         self.also = tuple(also)
 
-    def finish(self, metadata_id: int, outcome: RunOutcome, manifest_id: int | None) -> Landing:
+    def finish(
+        self,
+        metadata_id: int,
+        outcome: RunOutcome,
+        manifest_id: int | None,
+        *,
+        logs: Sequence[Log] = (),
+    ) -> Landing:
+        try:
+            log_write_batch(logs, using=self.alias)
+        except DatabaseError:
+            logger.warning("could not write captured logs of run %s", metadata_id, exc_info=True)
         writes = list(self.also)
         if outcome.state == TrainState.COMPLETED and manifest_id is not None:
             writes.append(

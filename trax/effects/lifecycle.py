@@ -271,8 +271,7 @@ class RunService:
                     result, outcome = settle(train_class, result)
         finally:
             try:
-                effects.flush_logs()
-                landing = finisher.finish(row_id, outcome, manifest_id)
+                landing = finisher.finish(row_id, outcome, manifest_id, logs=effects.take_logs())
                 if self.hooks_listen(train_class):
                     landing.wait()  # hooks fire only after the outcome is written
             finally:  # even if the finish write failed: no token or callback may leak

@@ -1,8 +1,10 @@
 """Log capture: records emitted while a run executes land in ``trax_log``, linked to the run.
 
 A handler on the root logger appends to the buffer of the run active in the current context;
-the lifecycle flushes the buffer in one insert at each junction boundary and at the end, so
-nothing is written from inside ``emit`` (which would recurse into the database's own logging).
+the lifecycle flushes the buffer in one insert at each junction boundary and hands the rest to
+the run's finisher at the end, so nothing is written from inside ``emit`` (which would recurse
+into the database's own logging). In a worker the heartbeat writes them instead of the run's
+thread, which then needs no connection of its own.
 """
 
 from __future__ import annotations
@@ -60,12 +62,16 @@ class RunLogBuffer:
                 self.dropped += 1
             self._records.append(row)
 
-    def flush(self, *, using: str | None = None) -> int:
-        """Write what is buffered in one insert; returns how many rows."""
+    def drain(self) -> list[Log]:
+        """Take what is buffered (another thread may write it: a worker's heartbeat)."""
         with self._lock:
             rows = list(self._records)
             self._records.clear()
-        return log_write_batch(rows, using=using)
+        return rows
+
+    def flush(self, *, using: str | None = None) -> int:
+        """Write what is buffered in one insert; returns how many rows."""
+        return log_write_batch(self.drain(), using=using)
 
 
 class _RunLogHandler(logging.Handler):

@@ -11,7 +11,7 @@ from trax.core import JunctionSpec, RunContext
 from trax.effects.logs import RunLogBuffer
 from trax.effects.progress import current_board
 from trax.effects.providers import EffectProvider, notify_providers
-from trax.models import CancelReason
+from trax.models import CancelReason, Log
 from trax.store import CancelSignal, metadata_mark_junction, metadata_read_cancel_flag
 
 logger = logging.getLogger("trax.effects")
@@ -46,7 +46,11 @@ class RunEffects:
         self.providers = providers
 
     def before_junction(self, spec: JunctionSpec) -> None:
-        self.flush_logs()
+        board = current_board.get() if self.logs is not None else None
+        if board is not None and self.logs is not None:
+            board.hold_logs(self.run_id, self.logs)  # the heartbeat writes them
+        else:
+            self.flush_logs()
         signal = self._boundary_write(spec.name)
         if self.poll_cancel_flag and signal.requested:
             self.run.token.cancel(signal.reason or CancelReason.OPERATOR)
@@ -63,6 +67,10 @@ class RunEffects:
             self.logs.flush(using=self.alias)
         except DatabaseError:
             logger.warning("could not write captured logs of run %s", self.run_id, exc_info=True)
+
+    def take_logs(self) -> tuple[Log, ...]:
+        """The records not written yet, for the finisher to write with the outcome."""
+        return tuple(self.logs.drain()) if self.logs is not None else ()
 
     def _boundary_write(self, junction_name: str) -> CancelSignal:
         board = current_board.get() if self.progress else None

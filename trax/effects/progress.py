@@ -1,6 +1,7 @@
 """Junction progress published in batches. Inside a worker, the junction a run enters is noted
 in memory and the worker's heartbeat writes what changed in one statement: a run shorter than
-a heartbeat costs no progress write at all, a long one shows its junction within a beat."""
+a heartbeat costs no progress write at all, a long one shows its junction within a beat. The
+runs' captured log records go the same way, so a run's thread writes nothing of its own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from trax.store import JunctionProgress, metadata_publish_progress
+from trax.effects.logs import RunLogBuffer
+from trax.store import JunctionProgress, log_write_batch, metadata_publish_progress
 
 
 @dataclass
@@ -24,6 +26,7 @@ class ProgressBoard:
 
     def __init__(self) -> None:
         self._runs: dict[int, _Noted] = {}
+        self._logs: dict[int, RunLogBuffer] = {}
         self._lock = threading.Lock()
 
     def note(self, run_id: int, junction: str) -> None:
@@ -31,10 +34,17 @@ class ProgressBoard:
         with self._lock:
             self._runs[run_id] = _Noted(junction, time.monotonic())
 
+    def hold_logs(self, run_id: int, buffer: RunLogBuffer) -> None:
+        """``run_id`` captures log records in ``buffer``: publish them until the run ends."""
+        with self._lock:
+            self._logs[run_id] = buffer
+
     def forget(self, run_id: int) -> None:
-        """The run ended: nothing of it is left to publish (its finish clears the columns)."""
+        """The run ended: nothing of it is left to publish (its finish clears the columns and
+        writes its last log records)."""
         with self._lock:
             self._runs.pop(run_id, None)
+            self._logs.pop(run_id, None)
 
     def pending(self) -> list[JunctionProgress]:
         """What changed since the last publish, with each junction's age in seconds."""
@@ -47,7 +57,11 @@ class ProgressBoard:
             ]
 
     def publish(self, *, using: str) -> int:
-        """Write what changed in one statement; returns how many runs it updated."""
+        """Write what changed in one statement, and the runs' captured log records in one
+        more; returns how many runs' progress it updated."""
+        with self._lock:
+            buffers = list(self._logs.values())
+        log_write_batch([row for buffer in buffers for row in buffer.drain()], using=using)
         changes = self.pending()
         if not changes:
             return 0

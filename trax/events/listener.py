@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.db import connections
 
 logger = logging.getLogger("trax.events")
@@ -71,9 +72,10 @@ class Listener:
             self._connection = None
 
     def _connect(self) -> None:
-        wrapper = connections[self.using]
-        raw = wrapper.get_new_connection(wrapper.get_connection_params())
-        raw.autocommit = True
+        # A connection of its own, never one of the alias's pool: a LISTEN session lives as
+        # long as the process, and closing a borrowed one would not give it back.
+        params = connections[self.using].get_connection_params()
+        raw = psycopg.connect(**params, autocommit=True)
         for channel in self.channels:
             raw.execute(f'LISTEN "{channel}"')
         self._connection = raw

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from django.db import DatabaseError, DataError, connections
 
 from trax.models import FailureKind, TrainState
-from trax.store import Completion, RunOutcome, background_job_complete
+from trax.store import Completion, RunOutcome, background_job_complete, log_write_batch
 
 logger = logging.getLogger("trax.workers")
 
@@ -109,6 +109,17 @@ class BatchCompleter:
         )
         return background_job_complete([failed], using=self.using)
 
+    def _write_logs(self, batch: list[_Pending]) -> None:
+        """The runs' last log records, after their outcomes (a failure here loses logs, never
+        an outcome: it is logged and the batch goes on)."""
+        rows = [row for pending in batch for row in pending.completion.logs]
+        try:
+            log_write_batch(rows, using=self.using)
+        except DatabaseError:
+            logger.warning(
+                "could not write the captured logs of %d runs", len(batch), exc_info=True
+            )
+
     def _write(self, batch: list[_Pending]) -> None:
         delay, waited = 0.1, 0.0
         while True:
@@ -144,6 +155,7 @@ class BatchCompleter:
                 waited += delay
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
                 continue
+            self._write_logs(batch)
             for pending in batch:
                 ok = pending.completion.metadata_id in landed
                 if not ok:

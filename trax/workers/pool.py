@@ -9,6 +9,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import DatabaseError, close_old_connections, connections
@@ -20,7 +21,7 @@ from trax.effects.lifecycle import RunService
 from trax.effects.progress import ProgressBoard, current_board
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
-from trax.models import CancelReason, WorkerKind
+from trax.models import CancelReason, Log, WorkerKind
 from trax.store import (
     ClaimedRun,
     Completion,
@@ -177,6 +178,8 @@ class WorkerPool:
     def run_forever(self) -> None:
         """Start, then block until ``stop()``; then shut down gracefully."""
         self.start()
+        # This thread only waits now: what it used to start gives its connections back.
+        connections.close_all()
         self._stop_requested.wait()
         self.last_report = self.shutdown()
 
@@ -325,12 +328,23 @@ class WorkerPool:
         except BaseException:
             logger.exception("run %s raised out of its lifecycle", run.metadata_id)
         finally:
+            # As at the end of a request: connections the run opened go back (to the pool,
+            # where there is one) unless CONN_MAX_AGE keeps them, so between runs a run
+            # thread holds none.
+            close_old_connections()
             with self._slot_freed:
                 self._in_flight.pop(run.metadata_id, None)
                 self._slot_freed.notify_all()
             self._wake.set()
 
-    def finish(self, metadata_id: int, outcome: RunOutcome, manifest_id: int | None) -> Landing:
+    def finish(
+        self,
+        metadata_id: int,
+        outcome: RunOutcome,
+        manifest_id: int | None,
+        *,
+        logs: Sequence[Log] = (),
+    ) -> Landing:
         """The pool is its runs' finisher: the outcome goes to the batch completer, fenced by
         the run's claim token, and the run's thread is free at once (the lifecycle waits only
         when hooks listen). A run cancelled by this worker's shutdown is queued again."""
@@ -347,6 +361,7 @@ class WorkerPool:
                 outcome=outcome,
                 manifest_id=manifest_id,
                 requeue=requeue,
+                logs=tuple(logs),
             )
         )
         landed.add_done_callback(lambda _: self._completed(metadata_id))

@@ -21,6 +21,7 @@ from tests.trax.dispatch.factories import (
     user_runs,
     wait_until,
 )
+from tests.trax.sessions import idle_pool_members
 from trax.dispatch.config import DispatcherConfig
 from trax.dispatch.cycle import run_dispatcher_cycle
 from trax.dispatch.submitters import SubmitFailure
@@ -279,7 +280,10 @@ def test_parallel_submissions_leave_no_database_session_behind(settings: Any) ->
                 return int(cursor.fetchone()[0])
 
         # A closed session takes a moment to leave pg_stat_activity; a leaked one never does.
-        wait_until(lambda: others() == 0, timeout=3, what="no other session")
+        # With a pool, the threads' connections went back to it: its other members remain.
+        wait_until(
+            lambda: others() == idle_pool_members(), timeout=3, what="no session outside the pool"
+        )
     finally:
         gc.enable()
         gc.collect()

@@ -14,7 +14,7 @@ from django.db import connections, transaction
 
 from trax.events.channels import CAPACITY_FREED, WORK_QUEUED
 from trax.events.notify import notify
-from trax.models import CancelReason, TrainState, WorkQueue
+from trax.models import CancelReason, Log, TrainState, WorkQueue
 from trax.store.clock import database_now_sql
 from trax.store.queries import execute_named
 from trax.store.runs.metadata import RunOutcome
@@ -30,6 +30,7 @@ class Completion:
     outcome: RunOutcome
     manifest_id: int | None = None
     requeue: NewWorkEntry | None = None  # a shutdown-cancelled run queued again
+    logs: tuple[Log, ...] = ()  # the run's last captured log records, written with the batch
 
 
 def _outcome_row(c: Completion) -> tuple[Any, ...]:
