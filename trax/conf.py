@@ -46,6 +46,10 @@ def _polling_seconds(value: Any) -> bool:
     return _non_negative_number(value) and MIN_POLLING_SECONDS <= value <= 3600
 
 
+def _cleanup_batch(value: Any) -> bool:
+    return _positive_int(value) and value <= 100_000
+
+
 def _concurrency(value: Any) -> bool:
     return _positive_int(value) and value <= MAX_WORKER_CONCURRENCY
 
@@ -127,7 +131,10 @@ _SETTINGS: dict[str, _Setting] = {
     "SUBMITTER": _Setting("database", _non_empty_string, "'database', 'inline' or a dotted path"),
     "SUBMITTER_ROUTES": _Setting({}, _string_map, "a dict of train name to submitter"),
     "MISFIRE_THRESHOLD_SECONDS": _Setting(60.0, _non_negative_number, "a number >= 0"),
-    "METADATA_RETENTION_SECONDS": _Setting(None, _optional(_positive_number), "> 0 or None"),
+    "METADATA_RETENTION_SECONDS": _Setting(
+        30 * 24 * 3600.0, _optional(_positive_number), "> 0 or None"
+    ),
+    "CLEANUP_BATCH_SIZE": _Setting(1000, _cleanup_batch, "an int from 1 to 100000"),
     "DEAD_LETTER_RETENTION_SECONDS": _Setting(
         30 * 24 * 3600.0, _optional(_positive_number), "> 0 or None"
     ),

@@ -21,7 +21,8 @@ def test_defaults_match_the_design() -> None:
     assert settings.DEFAULT_JOB_TIMEOUT_SECONDS == 1200
     assert settings.LEASE_SECONDS == 30
     assert settings.SHUTDOWN_TIMEOUT_SECONDS == 30
-    assert settings.METADATA_RETENTION_SECONDS is None
+    assert settings.METADATA_RETENTION_SECONDS == 30 * 24 * 3600
+    assert settings.CLEANUP_BATCH_SIZE == 1000
     assert settings.DEAD_LETTER_RETENTION_SECONDS == 30 * 24 * 3600
 
 

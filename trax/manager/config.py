@@ -21,7 +21,8 @@ class ManagerConfig:
     max_retry_delay_seconds: float = 3600.0
     dependent_priority_boost: int = 16
     misfire_threshold_seconds: float = 60.0
-    metadata_retention_seconds: float | None = None
+    metadata_retention_seconds: float | None = 30 * 24 * 3600.0
+    cleanup_batch_size: int = 1000
     dead_letter_retention_seconds: float | None = 30 * 24 * 3600.0
     lease_seconds: float = 30.0
 
@@ -39,6 +40,7 @@ class ManagerConfig:
             dependent_priority_boost=conf.DEPENDENT_PRIORITY_BOOST,
             misfire_threshold_seconds=conf.MISFIRE_THRESHOLD_SECONDS,
             metadata_retention_seconds=conf.METADATA_RETENTION_SECONDS,
+            cleanup_batch_size=conf.CLEANUP_BATCH_SIZE,
             dead_letter_retention_seconds=conf.DEAD_LETTER_RETENTION_SECONDS,
             lease_seconds=conf.LEASE_SECONDS,
         )

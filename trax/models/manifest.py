@@ -41,6 +41,12 @@ class Manifest(models.Model):
     variance_seconds = models.PositiveIntegerField(null=True, blank=True)
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_successful_run = models.DateTimeField(null=True, blank=True)
+    failure_watermark = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Failures that ended by then are settled (a dead letter took them, or an "
+        "operator resolved it): they count toward no retry or dead letter.",
+    )
     last_parent_success_seen = models.DateTimeField(null=True, blank=True)
     declared_in_code = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

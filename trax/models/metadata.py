@@ -81,6 +81,12 @@ class Metadata(models.Model):
                 condition=models.Q(train_state=TrainState.FAILED),
                 name="trax_metadata_failed_idx",
             ),
+            # The failure-streak read: a manifest's failures after its watermark, by range.
+            models.Index(
+                fields=["manifest", "end_time"],
+                condition=models.Q(train_state=TrainState.FAILED, manifest__isnull=False),
+                name="trax_metadata_streak_idx",
+            ),
             models.Index(
                 fields=["manifest", "train_state"],
                 condition=models.Q(manifest__isnull=False),

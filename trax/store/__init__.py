@@ -29,6 +29,7 @@ from trax.store.manifest import (
     manifest_save,
     manifest_set_enabled,
 )
+from trax.store.retention import Retired, retention_delete_finished
 from trax.store.runs.housekeeping import record_housekeeping_failure
 from trax.store.runs.metadata import (
     CancelRequestResult,
@@ -41,7 +42,6 @@ from trax.store.runs.metadata import (
     metadata_count_active,
     metadata_count_active_by_group,
     metadata_create,
-    metadata_delete_finished,
     metadata_fail_in_progress,
     metadata_fail_stale_pending,
     metadata_finish,
@@ -51,6 +51,7 @@ from trax.store.runs.metadata import (
     metadata_request_cancel,
     metadata_start,
 )
+from trax.store.runs.streaks import metadata_counted_failures
 from trax.store.work_entries.direct import work_queue_enqueue_direct
 from trax.store.work_entries.dispatch import (
     DispatchedRun,
@@ -93,6 +94,7 @@ __all__ = [
     "QueuedCandidate",
     "QueuedEntry",
     "ReapReport",
+    "Retired",
     "RunOutcome",
     "audit_record",
     "background_job_claim",
@@ -119,8 +121,8 @@ __all__ = [
     "metadata_cancel_flagged",
     "metadata_count_active",
     "metadata_count_active_by_group",
+    "metadata_counted_failures",
     "metadata_create",
-    "metadata_delete_finished",
     "metadata_fail_in_progress",
     "metadata_fail_stale_pending",
     "metadata_finish",
@@ -130,6 +132,7 @@ __all__ = [
     "metadata_request_cancel",
     "metadata_start",
     "record_housekeeping_failure",
+    "retention_delete_finished",
     "run_records_alias",
     "work_queue_cancel_lineage",
     "work_queue_dispatch",

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Now
 
 from trax.events.channels import WORK_QUEUED
@@ -55,6 +56,7 @@ def dead_letter_retry(
             )
             if not updated:
                 continue
+            _settle_failures([letter.manifest_id], using=using)
             if WorkQueue.objects.using(using).filter(manifest=manifest, status="queued").exists():
                 continue
             entry = WorkQueue(
@@ -76,15 +78,32 @@ def dead_letter_acknowledge(
     ids: Sequence[int], *, actor: str, note: str, using: str = "default"
 ) -> int:
     """Resolve awaiting dead letters as ``acknowledged`` with a note; returns how many."""
-    return (
-        DeadLetter.objects.using(using)
-        .filter(id__in=ids, status=DeadLetterStatus.AWAITING_INTERVENTION)
-        .update(
+    with transaction.atomic(using=using):
+        awaiting = DeadLetter.objects.using(using).filter(
+            id__in=ids, status=DeadLetterStatus.AWAITING_INTERVENTION
+        )
+        manifest_ids = list(awaiting.select_for_update().values_list("manifest_id", flat=True))
+        resolved = awaiting.update(
             status=DeadLetterStatus.ACKNOWLEDGED,
             resolved_at=Now(),
             resolved_by=actor[:255],
             resolution_note=note,
         )
+        _settle_failures(manifest_ids, using=using)
+    return resolved
+
+
+def _settle_failures(manifest_ids: Sequence[int], *, using: str) -> None:
+    """A resolution settles the manifest's failures so far: they count toward nothing again
+    (the watermark moves to its latest resolution's time)."""
+    latest = (
+        DeadLetter.objects.using(using)
+        .filter(manifest_id=OuterRef("pk"), resolved_at__isnull=False)
+        .order_by("-resolved_at")
+        .values("resolved_at")[:1]
+    )
+    Manifest.objects.using(using).filter(id__in=list(manifest_ids)).update(
+        failure_watermark=Subquery(latest)
     )
 
 

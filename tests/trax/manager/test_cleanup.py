@@ -13,11 +13,13 @@ from trax.models import (
     DeadLetter,
     DeadLetterStatus,
     Log,
+    Manifest,
     Metadata,
     TrainState,
     WorkQueue,
     WorkQueueStatus,
 )
+from trax.store import dead_letter_acknowledge, retention_delete_finished
 
 from .conftest import GREET, PERSON, cycle_at, finished, hours, pending, running
 
@@ -47,11 +49,13 @@ def test_with_retention_off_every_run_is_kept(clock: datetime) -> None:
     assert exists(old)
 
 
-def test_the_default_configuration_keeps_user_runs(clock: datetime) -> None:
-    old = finished(None, ended=clock - days(3650))
+def test_by_default_finished_runs_are_kept_thirty_days(clock: datetime) -> None:
+    old = finished(None, ended=clock - days(31))
+    recent = finished(None, ended=clock - days(29))
 
-    assert clean_up(cycle_at(clock)).runs == 0
-    assert exists(old)
+    assert clean_up(cycle_at(clock)).runs == 1
+    assert not exists(old)
+    assert exists(recent)
 
 
 @pytest.mark.parametrize("state", [TrainState.COMPLETED, TrainState.FAILED, TrainState.CANCELLED])
@@ -88,13 +92,18 @@ def test_recent_and_active_runs_are_kept(clock: datetime) -> None:
         assert exists(row)
 
 
-def test_deletion_works_in_batches_beyond_one(clock: datetime) -> None:
-    from trax.store import metadata_delete_finished
-
-    for _ in range(5):
+def test_deletion_works_in_batches_and_stops_after_the_last_batch_of_a_call(
+    clock: datetime,
+) -> None:
+    for _ in range(7):
         finished(None, ended=clock - days(8))
 
-    assert metadata_delete_finished(clock - days(7), batch_size=2, using="default") == 5
+    first = retention_delete_finished(clock - days(7), batch_size=2, max_batches=3, using="default")
+    second = retention_delete_finished(
+        clock - days(7), batch_size=2, max_batches=3, using="default"
+    )
+
+    assert (first.runs, second.runs) == (6, 1)
     assert not Metadata.objects.exists()
 
 
@@ -114,13 +123,8 @@ def test_the_run_an_awaiting_dead_letter_points_at_is_kept(clock: datetime, fail
 def test_the_run_of_a_resolved_dead_letter_is_not_protected(clock: datetime, failing) -> None:
     manifest = failing()
     run = finished(manifest, ended=clock - days(20))
-    letter = DeadLetter.objects.create(
-        manifest=manifest,
-        last_failed_run=run,
-        reason="exhausted",
-        status=DeadLetterStatus.ACKNOWLEDGED,
-        resolved_at=clock - days(1),
-    )
+    letter = DeadLetter.objects.create(manifest=manifest, last_failed_run=run, reason="exhausted")
+    dead_letter_acknowledge([letter.pk], actor="ops", note="known outage", using="default")
 
     assert clean_up(cycle_at(clock, metadata_retention_seconds=7 * DAY)).runs == 1
     assert not exists(run)
@@ -138,9 +142,8 @@ def test_deleting_a_run_deletes_its_background_job_row(clock: datetime) -> None:
 
 
 def test_the_work_entry_a_deleted_run_was_made_from_goes_with_it(clock: datetime) -> None:
-    entry = WorkQueue.objects.create(
-        train_name=GREET, input=PERSON, status=WorkQueueStatus.DISPATCHED
-    )
+    # The entry was created when it was queued, before its run ended.
+    entry = entry_at(clock - days(9), status=WorkQueueStatus.DISPATCHED)
     run = finished(None, ended=clock - days(8), work_queue=entry)
     WorkQueue.objects.filter(id=entry.pk).update(metadata=run)
     still_queued = WorkQueue.objects.create(train_name=GREET, input=PERSON)
@@ -149,6 +152,91 @@ def test_the_work_entry_a_deleted_run_was_made_from_goes_with_it(clock: datetime
 
     assert exists(still_queued)
     assert not exists(entry)
+
+
+def entry_at(created: datetime, **fields) -> WorkQueue:
+    entry = WorkQueue.objects.create(train_name=GREET, input=PERSON, **fields)
+    WorkQueue.objects.filter(id=entry.pk).update(created_at=created)
+    entry.refresh_from_db()
+    return entry
+
+
+def lineage(clock: datetime, *ended_days_ago: float) -> tuple[list[WorkQueue], list[Metadata]]:
+    """A one-off's lineage: its first entry and a retry entry per further run, each run
+    failed except the last (completed), ending ``ended_days_ago`` in order."""
+    entries: list[WorkQueue] = []
+    runs: list[Metadata] = []
+    for index, ago in enumerate(ended_days_ago):
+        entry = entry_at(
+            clock - days(ago + 1),
+            status=WorkQueueStatus.DISPATCHED,
+            origin=entries[0] if entries else None,
+            retry_of=runs[-1] if runs else None,
+        )
+        last = index == len(ended_days_ago) - 1
+        state = TrainState.COMPLETED if last else TrainState.FAILED
+        run = finished(None, ended=clock - days(ago), state=state, work_queue=entry)
+        log(run, clock - days(ago))
+        entries.append(entry)
+        runs.append(run)
+    return entries, runs
+
+
+def test_a_finished_lineage_goes_whole_with_its_runs_and_logs(clock: datetime) -> None:
+    lineage(clock, 12, 11, 10)
+
+    result = clean_up(cycle_at(clock, metadata_retention_seconds=7 * DAY))
+
+    assert (result.work_entries, result.runs) == (3, 3)
+    assert not WorkQueue.objects.exists()
+    assert not Metadata.objects.exists()
+    assert not Log.objects.exists()
+
+
+def test_a_lineage_is_kept_whole_while_its_latest_run_is_recent(clock: datetime) -> None:
+    entries, runs = lineage(clock, 12, 11, 1)
+
+    result = clean_up(cycle_at(clock, metadata_retention_seconds=7 * DAY))
+
+    assert (result.work_entries, result.runs) == (0, 0)
+    assert all(exists(row) for row in (*entries, *runs))
+
+
+def test_a_lineage_is_kept_whole_while_a_retry_is_still_queued(clock: datetime) -> None:
+    entries, runs = lineage(clock, 12, 11)
+    Metadata.objects.filter(id=runs[-1].pk).update(train_state=TrainState.FAILED)
+    waiting = entry_at(clock - days(10), origin=entries[0], retry_of=runs[-1])
+
+    result = clean_up(cycle_at(clock, metadata_retention_seconds=7 * DAY))
+
+    assert (result.work_entries, result.runs) == (0, 0)
+    assert all(exists(row) for row in (*entries, *runs, waiting))
+
+
+def test_an_entry_cancelled_before_it_ran_ages_out(clock: datetime) -> None:
+    cancelled = entry_at(clock - days(8), status=WorkQueueStatus.CANCELLED)
+    recent = entry_at(clock - days(1), status=WorkQueueStatus.CANCELLED)
+
+    result = clean_up(cycle_at(clock, metadata_retention_seconds=7 * DAY))
+
+    assert result.work_entries == 1
+    assert not exists(cancelled)
+    assert exists(recent)
+
+
+def test_failures_still_counting_toward_a_manifests_retries_are_kept(
+    clock: datetime, failing
+) -> None:
+    streaking = failing("streak", max_retries=5)
+    counting = finished(streaking, ended=clock - days(20))
+    recovered = failing("recovered", max_retries=5)
+    settled = finished(recovered, ended=clock - days(20))
+    Manifest.objects.filter(id=recovered.pk).update(last_successful_run=clock - days(19))
+
+    clean_up(cycle_at(clock, metadata_retention_seconds=7 * DAY))
+
+    assert exists(counting), "the manifest's streak would forget a failure"
+    assert not exists(settled)
 
 
 # ── dead letters ───────────────────────────────────────────────────────────────────────────

@@ -1,4 +1,5 @@
-"""Step: delete finished runs past their retention and resolved dead letters past theirs."""
+"""Step: retire finished work past its retention (lineages of work entries with their runs and
+logs) and resolved dead letters past theirs."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from trax.manager.context import Cycle
-from trax.models import DeadLetter, DeadLetterStatus
-from trax.store import dead_letter_purge_resolved, metadata_delete_finished
+from trax.store import Retired, dead_letter_purge_resolved, retention_delete_finished
 
 
 @dataclass(frozen=True)
@@ -18,19 +18,15 @@ class CleanedUp:
 
 
 def clean_up(cycle: Cycle) -> CleanedUp:
-    """Runs go with their logs and child runs, in batches; a run an awaiting dead letter points
-    at is kept. Both retentions can be switched off (None); run retention is off by default."""
+    """Work entries go with their runs, the runs with their logs and child runs, in bounded
+    batches; see ``retention_delete_finished`` for what is kept. Both retentions can be
+    switched off (None)."""
     config = cycle.config
-    runs = 0
+    retired = Retired()
     if config.metadata_retention_seconds is not None:
-        keep = list(
-            DeadLetter.objects.using(cycle.using)
-            .filter(status=DeadLetterStatus.AWAITING_INTERVENTION, last_failed_run__isnull=False)
-            .values_list("last_failed_run_id", flat=True)
-        )
-        runs = metadata_delete_finished(
+        retired = retention_delete_finished(
             cycle.now - timedelta(seconds=config.metadata_retention_seconds),
-            exclude_ids=keep,
+            batch_size=config.cleanup_batch_size,
             using=cycle.using,
         )
     letters = 0
@@ -39,4 +35,4 @@ def clean_up(cycle: Cycle) -> CleanedUp:
             cycle.now - timedelta(seconds=config.dead_letter_retention_seconds),
             using=cycle.using,
         )
-    return CleanedUp(runs=runs, dead_letters=letters)
+    return CleanedUp(runs=retired.runs, dead_letters=letters, work_entries=retired.work_entries)

@@ -6,17 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef
 
 from trax.manager.context import Cycle
-from trax.models import (
-    DeadLetter,
-    DeadLetterStatus,
-    FailureKind,
-    Metadata,
-    TrainState,
-    WorkQueue,
-)
+from trax.models import Metadata, WorkQueue
+from trax.store import metadata_counted_failures
 
 
 @dataclass(frozen=True)
@@ -43,31 +37,8 @@ class FailureStreaks:
 
 
 def counted_failures(using: str) -> Any:
-    """Failed manifest runs that count toward retries and dead letters.
-
-    A failure counts when it ended after the manifest's last success and after its last
-    dead-letter resolution. Cancelled runs are not failures. A ``DispatchFailed`` run the
-    dispatcher already requeued (it has a retry entry) does not count: only the final failed
-    dispatch does. Manifests awaiting an operator are left out.
-    """
-    blocking_letter = DeadLetter.objects.using(using).filter(
-        Q(status=DeadLetterStatus.AWAITING_INTERVENTION) | Q(resolved_at__gte=OuterRef("end_time")),
-        manifest_id=OuterRef("manifest_id"),
-    )
-    # The dispatcher's own requeue carries dispatch_attempts > 0; the retry step's does not.
-    requeued = WorkQueue.objects.using(using).filter(
-        retry_of_id=OuterRef("pk"), dispatch_attempts__gt=0
-    )
-    return (
-        Metadata.objects.using(using)
-        .filter(train_state=TrainState.FAILED, manifest__isnull=False)
-        .filter(
-            Q(manifest__last_successful_run__isnull=True)
-            | Q(end_time__gt=F("manifest__last_successful_run"))
-        )
-        .exclude(Exists(blocking_letter))
-        .exclude(Q(failure_exception=FailureKind.DISPATCH_FAILED) & Exists(requeued))
-    )
+    """Failed manifest runs that count toward retries and dead letters (the store's read)."""
+    return metadata_counted_failures(using)
 
 
 def load_failure_streaks(cycle: Cycle) -> FailureStreaks:

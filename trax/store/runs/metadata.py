@@ -20,8 +20,6 @@ from trax.models import (
     FailureKind,
     Metadata,
     TrainState,
-    WorkQueue,
-    WorkQueueStatus,
 )
 from trax.store.alias import run_records_alias
 from trax.store.clock import database_now_sql
@@ -326,41 +324,6 @@ def metadata_fail_in_progress(
             junction_started_at=None,
         )
     )
-
-
-def metadata_delete_finished(
-    ended_before: datetime,
-    *,
-    exclude_ids: Sequence[int] = (),
-    batch_size: int = 1000,
-    max_batches: int = 10,
-    using: str | None = None,
-) -> int:
-    """Delete finished top-level runs that ended before the cutoff, with their logs and child
-    runs, in batches (at most ``max_batches`` per call); ``exclude_ids`` (runs an awaiting dead
-    letter points at) are kept."""
-    alias = using or run_records_alias()
-    finished = (
-        Metadata.objects.using(alias)
-        .filter(
-            end_time__lt=ended_before,
-            parent__isnull=True,
-            train_state__in=(TrainState.COMPLETED, TrainState.FAILED, TrainState.CANCELLED),
-        )
-        .exclude(id__in=list(exclude_ids))
-    )
-    deleted = 0
-    for _ in range(max_batches):  # bounded: the rest waits for the next cycle
-        batch = list(finished.values_list("id", flat=True)[:batch_size])
-        if not batch:
-            break
-        with transaction.atomic(using=alias):
-            WorkQueue.objects.using(alias).filter(
-                metadata_id__in=batch, status=WorkQueueStatus.DISPATCHED
-            ).delete()
-            _, counts = Metadata.objects.using(alias).filter(id__in=batch).delete()
-        deleted += counts.get("trax.Metadata", 0)
-    return deleted
 
 
 #: Runs of the engine's own trains (manager, dispatcher cycles) count against no cap.
