@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from trax.models import DeadLetter, DeadLetterStatus, Metadata, TrainState, WorkQueue
 from trax.models.choices import WorkQueueStatus
-from trax.store.runs.streaks import metadata_counted_failures
+from trax.store.runs.streaks import settled_before
 
 FINISHED = (TrainState.COMPLETED, TrainState.FAILED, TrainState.CANCELLED)
 
@@ -73,17 +73,26 @@ def retention_delete_finished(
 
 def _kept_runs(ended_before: datetime, *, using: str) -> Q:
     """Runs that keep their lineage: unfinished, finished at or after the cutoff, pointed at by
-    an awaiting dead letter, or counting toward a manifest's streak."""
+    an awaiting dead letter, or failures still counting toward their manifest's streak (the
+    condition of ``metadata_counted_failures``, written per row so a candidate costs a few
+    index probes)."""
     letters = DeadLetter.objects.using(using).filter(
         status=DeadLetterStatus.AWAITING_INTERVENTION, last_failed_run_id=OuterRef("pk")
     )
-    streak = metadata_counted_failures(using).filter(pk=OuterRef("pk"))
+    manifest_awaiting = DeadLetter.objects.using(using).filter(
+        status=DeadLetterStatus.AWAITING_INTERVENTION, manifest_id=OuterRef("manifest_id")
+    )
+    streak = (
+        Q(train_state=TrainState.FAILED, manifest__isnull=False)
+        & Q(end_time__gt=settled_before())
+        & ~Q(Exists(manifest_awaiting))
+    )
     return (
         ~Q(train_state__in=FINISHED)
         | Q(end_time__gte=ended_before)
         | Q(end_time__isnull=True)
         | Q(Exists(letters))
-        | Q(Exists(streak))
+        | streak
     )
 
 
@@ -94,15 +103,14 @@ def _finished_lineages(ended_before: datetime, *, using: str) -> Any:
         origin_id=OuterRef("pk"),
     )
     kept = _kept_runs(ended_before, using=using)
-    busy_run = Metadata.objects.using(using).filter(
-        kept, Q(work_queue_id=OuterRef("pk")) | Q(work_queue__origin_id=OuterRef("pk"))
-    )
+    runs = Metadata.objects.using(using).filter(kept)
     return (
         WorkQueue.objects.using(using)
         .filter(origin__isnull=True, created_at__lt=ended_before)
         .exclude(status=WorkQueueStatus.QUEUED)
         .exclude(Exists(busy_entry))
-        .exclude(Exists(busy_run))
+        .exclude(Exists(runs.filter(work_queue_id=OuterRef("pk"))))
+        .exclude(Exists(runs.filter(work_queue__origin_id=OuterRef("pk"))))
         .order_by("id")
     )
 

@@ -31,13 +31,20 @@ def metadata_counted_failures(using: str) -> Any:
     requeued = WorkQueue.objects.using(using).filter(
         retry_of_id=OuterRef("pk"), dispatch_attempts__gt=0
     )
-    settled = Greatest(
-        Coalesce("manifest__last_successful_run", _NEVER),
-        Coalesce("manifest__failure_watermark", _NEVER),
-    )
     return (
         Metadata.objects.using(using)
-        .filter(train_state=TrainState.FAILED, manifest__isnull=False, end_time__gt=settled)
+        .filter(
+            train_state=TrainState.FAILED, manifest__isnull=False, end_time__gt=settled_before()
+        )
         .exclude(Exists(awaiting))
         .exclude(Q(failure_exception=FailureKind.DISPATCH_FAILED) & Exists(requeued))
+    )
+
+
+def settled_before() -> Greatest:
+    """A failed run's manifest's settled point: its last success or its watermark, whichever
+    is later (failures ending by then count toward nothing)."""
+    return Greatest(
+        Coalesce("manifest__last_successful_run", _NEVER),
+        Coalesce("manifest__failure_watermark", _NEVER),
     )
