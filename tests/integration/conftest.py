@@ -170,10 +170,16 @@ class Children:
     def worker(self, *args: str, settings: dict[str, Any] | None = None, name: str = "") -> Child:
         return self.start("trax_worker", *args, settings=settings, name=name)
 
-    def dispatcher(self, settings: dict[str, Any] | None = None) -> Child:
+    def dispatcher(self, settings: dict[str, Any] | None = None, name: str = "scheduler") -> Child:
         """A ``trax_scheduler --no-workers``: manager (reaper, retries, due manifests) and
         dispatcher, no run threads."""
-        return self.start("trax_scheduler", "--no-workers", settings=settings, name="scheduler")
+        return self.start("trax_scheduler", "--no-workers", settings=settings, name=name)
+
+    def scheduler(
+        self, *args: str, settings: dict[str, Any] | None = None, name: str = ""
+    ) -> Child:
+        """A ``trax_scheduler`` with local workers (its run threads claim like a worker's)."""
+        return self.start("trax_scheduler", *args, settings=settings, name=name)
 
     def kill_all(self) -> None:
         for child in self.started:
