@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import pwd
-import signal
 import shutil
+import signal
 import subprocess
 import warnings
 from pathlib import Path
@@ -175,8 +175,10 @@ def test_every_process_stops_cleanly_after_a_database_restart(
     )
     pids = [child.pid for child in processes]
     wait_for(
-        lambda: Worker.objects.filter(pid__in=pids, last_heartbeat_at__gt=restarted).count()
-        == len(pids),
+        lambda: (
+            Worker.objects.filter(pid__in=pids, last_heartbeat_at__gt=restarted).count()
+            == len(pids)
+        ),
         "every process to beat again after the restart",
         limit=30,
     )

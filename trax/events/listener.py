@@ -73,10 +73,10 @@ class Listener:
     def _connect(self) -> None:
         wrapper = connections[self.using]
         raw = wrapper.get_new_connection(wrapper.get_connection_params())
+        self._connection = raw  # so close() drops it if LISTEN fails halfway
         raw.autocommit = True
         for channel in self.channels:
             raw.execute(f'LISTEN "{channel}"')
-        self._connection = raw
 
     def _drain(self) -> list[Event]:
         return [

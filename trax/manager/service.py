@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connections
+from django.db import Error
 
 from trax.manager.config import ManagerConfig
 from trax.manager.cycle import CycleReport, run_manager_cycle
+from trax.reconnect import drop_connections, on_fresh_connection
 from trax.scheduling.declarations import ManifestDeclaration
 from trax.scheduling.manifests import SaveReport, save_declarations
 from trax.store import database_now, leader_acquire, leader_release
@@ -113,11 +114,11 @@ class ManagerService:
                     self.run_once()
                     backoff = self.config.polling_interval_seconds
                 except Exception as error:  # a bad row must not stop scheduling for good
-                    kind = "database error" if isinstance(error, DatabaseError) else "error"
+                    kind = "database error" if isinstance(error, Error) else "error"
                     logger.warning(
                         "%s in the manager loop; retrying in %.1f s", kind, backoff, exc_info=True
                     )
-                    connections.close_all()
+                    drop_connections()  # a server restart leaves them dead
                     self.is_leader = self.synced = False
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
@@ -131,10 +132,12 @@ class ManagerService:
         self.stopping.set()
 
     def release(self) -> None:
-        """Give the lease up so a follower need not wait it out."""
+        """Give the lease up so a follower need not wait it out; on a fresh connection if
+        this one died while the loop slept (a server restart)."""
         if self.is_leader:
             try:
-                leader_release(MANAGER_LEASE, self.config.holder, using=self.config.using)
-            except DatabaseError:
+                holder, using = self.config.holder, self.config.using
+                on_fresh_connection(lambda: leader_release(MANAGER_LEASE, holder, using=using))
+            except Error:
                 logger.warning("could not release the manager lease", exc_info=True)
             self.is_leader = False
