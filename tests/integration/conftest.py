@@ -51,12 +51,15 @@ FAST: dict[str, Any] = {
 }
 
 
-def wait_for(condition: Callable[[], Any], what: str, *, limit: float = 20.0) -> Any:
-    """Poll ``condition`` every 20 ms until it is truthy; fail after ``limit`` seconds."""
+def wait_for(
+    condition: Callable[[], Any], what: str, *, limit: float = 20.0, every: float = 0.02
+) -> Any:
+    """Poll ``condition`` every ``every`` seconds until it is truthy; fail after ``limit``
+    seconds."""
     deadline = time.monotonic() + limit
     while not (value := condition()):
         assert time.monotonic() < deadline, f"timed out after {limit:g} s waiting for {what}"
-        time.sleep(0.02)
+        time.sleep(every)
     return value
 
 
