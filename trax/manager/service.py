@@ -60,6 +60,9 @@ class ManagerService:
         self.declarations = list(declarations)
         self.cycle_config = cycle_config
         self.is_leader = False
+        # Set by a successful acquire, cleared only by a refused one: after an error the lease
+        # may still be ours in the database (is_leader is not), so a stop still releases it.
+        self._may_hold_lease = False
         self.synced = False
         self.stopping = threading.Event()
         self.lease_token = uuid.uuid4()  # this process's: a namesake elsewhere cannot renew
@@ -79,7 +82,7 @@ class ManagerService:
             logger.info(
                 "%s %s the manager lease", self.config.holder, "took" if leading else "lost"
             )
-        self.is_leader = leading
+        self.is_leader = self._may_hold_lease = leading
         if not leading:
             self.synced = False
             return None
@@ -132,12 +135,13 @@ class ManagerService:
         self.stopping.set()
 
     def release(self) -> None:
-        """Give the lease up so a follower need not wait it out; on a fresh connection if
-        this one died while the loop slept (a server restart)."""
-        if self.is_leader:
+        """Give the lease up so a follower need not wait it out (also after an error left
+        the loop unsure it still leads); on a fresh connection if this one died while the loop
+        slept (a server restart)."""
+        if self.is_leader or self._may_hold_lease:
             try:
                 holder, using = self.config.holder, self.config.using
                 on_fresh_connection(lambda: leader_release(MANAGER_LEASE, holder, using=using))
             except Error:
                 logger.warning("could not release the manager lease", exc_info=True)
-            self.is_leader = False
+            self.is_leader = self._may_hold_lease = False
