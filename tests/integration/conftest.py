@@ -51,12 +51,15 @@ FAST: dict[str, Any] = {
 }
 
 
-def wait_for(condition: Callable[[], Any], what: str, *, limit: float = 20.0) -> Any:
-    """Poll ``condition`` every 20 ms until it is truthy; fail after ``limit`` seconds."""
+def wait_for(
+    condition: Callable[[], Any], what: str, *, limit: float = 20.0, every: float = 0.02
+) -> Any:
+    """Poll ``condition`` every ``every`` seconds until it is truthy; fail after ``limit``
+    seconds."""
     deadline = time.monotonic() + limit
     while not (value := condition()):
         assert time.monotonic() < deadline, f"timed out after {limit:g} s waiting for {what}"
-        time.sleep(0.02)
+        time.sleep(every)
     return value
 
 
@@ -170,10 +173,16 @@ class Children:
     def worker(self, *args: str, settings: dict[str, Any] | None = None, name: str = "") -> Child:
         return self.start("trax_worker", *args, settings=settings, name=name)
 
-    def dispatcher(self, settings: dict[str, Any] | None = None) -> Child:
+    def dispatcher(self, settings: dict[str, Any] | None = None, name: str = "scheduler") -> Child:
         """A ``trax_scheduler --no-workers``: manager (reaper, retries, due manifests) and
         dispatcher, no run threads."""
-        return self.start("trax_scheduler", "--no-workers", settings=settings, name="scheduler")
+        return self.start("trax_scheduler", "--no-workers", settings=settings, name=name)
+
+    def scheduler(
+        self, *args: str, settings: dict[str, Any] | None = None, name: str = ""
+    ) -> Child:
+        """A ``trax_scheduler`` with local workers (its run threads claim like a worker's)."""
+        return self.start("trax_scheduler", *args, settings=settings, name=name)
 
     def kill_all(self) -> None:
         for child in self.started:

@@ -1,5 +1,6 @@
 """A PostgreSQL restart while a run is in flight (reliability anchors §2.3): every process
-reconnects and carries on; the run completes exactly once and new work still flows.
+reconnects and carries on; the run completes exactly once and new work still flows. After a
+restart every process still stops cleanly: exit 0, its process row and leader lease removed.
 
 The test restarts the server it runs on (``pg_ctl restart -m fast``, as the data directory's
 owner), which suits the throwaway servers of ``make test``; where that is impossible (no
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import warnings
 from pathlib import Path
@@ -20,6 +22,7 @@ from django.db import connection, connections
 
 import trax
 from tests.integration.conftest import (
+    Child,
     Children,
     release,
     starts_of,
@@ -28,7 +31,7 @@ from tests.integration.conftest import (
     wait_until_worker_ready,
     work,
 )
-from trax.models import BackgroundJob, Metadata, TrainState
+from trax.models import BackgroundJob, Leader, Metadata, TrainState, Worker
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -132,3 +135,59 @@ def test_a_database_restart_mid_run_loses_and_doubles_nothing(
     assert worker.alive() and scheduler.alive(), "a process exited on the outage"
     for child in (worker, scheduler):  # each noticed the outage, said so and carried on
         assert " WARNING trax." in child.output(), child.output()
+
+
+def postmaster_start_time() -> object:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_postmaster_start_time()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.usefixtures("quiet_demo_schedules")
+def test_every_process_stops_cleanly_after_a_database_restart(
+    children: Children, work_dir: Path
+) -> None:
+    # A leader whose manager sleeps through the restart: it gives the lease up, and the process
+    # row goes, on connections the restart killed while they sat idle.
+    leader = children.dispatcher(
+        settings={"MANAGER_POLLING_INTERVAL_SECONDS": 60}, name="scheduler-leading"
+    )
+    wait_until_leading(leader)
+    follower = children.scheduler("--concurrency", "1", name="scheduler-with-workers")
+    worker = children.worker("--concurrency", "1")
+    processes: list[Child] = [leader, follower, worker]
+    for child in processes:
+        wait_until_worker_ready(child)
+    booted = postmaster_start_time()
+
+    how = restart_postgresql()
+    if how == "pg_ctl restart":
+        assert postmaster_start_time() > booted, "the server did not restart"
+    restarted = postmaster_start_time() if how == "pg_ctl restart" else booted
+
+    after = trax.enqueue("it.record", work(work_dir, "after"))
+    wait_for(
+        lambda: Metadata.objects.filter(
+            work_queue__external_id=after, train_state=TrainState.COMPLETED
+        ).exists(),
+        "work queued after the restart to complete",
+        limit=30,
+    )
+    pids = [child.pid for child in processes]
+    wait_for(
+        lambda: (
+            Worker.objects.filter(pid__in=pids, last_heartbeat_at__gt=restarted).count()
+            == len(pids)
+        ),
+        "every process to beat again after the restart",
+        limit=30,
+    )
+    for child in processes:
+        child.send(signal.SIGTERM)
+
+    exits = {child.name: child.wait_exit(30) for child in processes}
+    assert exits == {child.name: 0 for child in processes}, "\n\n".join(
+        f"{child.name}:\n{child.output()[-3000:]}" for child in processes
+    )
+    assert list(Worker.objects.filter(pid__in=pids).values_list("worker_id", flat=True)) == []
+    assert list(Leader.objects.values_list("holder", flat=True)) == []

@@ -76,9 +76,9 @@ class Listener:
         # long as the process, and closing a borrowed one would not give it back.
         params = connections[self.using].get_connection_params()
         raw = psycopg.connect(**params, autocommit=True)
+        self._connection = raw  # so close() drops it if LISTEN fails halfway
         for channel in self.channels:
             raw.execute(f'LISTEN "{channel}"')
-        self._connection = raw
 
     def _drain(self) -> list[Event]:
         return [

@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connections
+from django.db import Error
 
 from trax.manager.config import ManagerConfig
 from trax.manager.cycle import CycleReport, run_manager_cycle
+from trax.reconnect import drop_connections, on_fresh_connection
 from trax.scheduling.declarations import ManifestDeclaration
 from trax.scheduling.manifests import SaveReport, save_declarations
 from trax.store import database_now, leader_acquire, leader_release
@@ -59,6 +60,9 @@ class ManagerService:
         self.declarations = list(declarations)
         self.cycle_config = cycle_config
         self.is_leader = False
+        # Set by a successful acquire, cleared only by a refused one: after an error the lease
+        # may still be ours in the database (is_leader is not), so a stop still releases it.
+        self._may_hold_lease = False
         self.synced = False
         self.stopping = threading.Event()
         self.lease_token = uuid.uuid4()  # this process's: a namesake elsewhere cannot renew
@@ -78,7 +82,7 @@ class ManagerService:
             logger.info(
                 "%s %s the manager lease", self.config.holder, "took" if leading else "lost"
             )
-        self.is_leader = leading
+        self.is_leader = self._may_hold_lease = leading
         if not leading:
             self.synced = False
             return None
@@ -113,11 +117,11 @@ class ManagerService:
                     self.run_once()
                     backoff = self.config.polling_interval_seconds
                 except Exception as error:  # a bad row must not stop scheduling for good
-                    kind = "database error" if isinstance(error, DatabaseError) else "error"
+                    kind = "database error" if isinstance(error, Error) else "error"
                     logger.warning(
                         "%s in the manager loop; retrying in %.1f s", kind, backoff, exc_info=True
                     )
-                    connections.close_all()
+                    drop_connections()  # a server restart leaves them dead
                     self.is_leader = self.synced = False
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
@@ -131,10 +135,13 @@ class ManagerService:
         self.stopping.set()
 
     def release(self) -> None:
-        """Give the lease up so a follower need not wait it out."""
-        if self.is_leader:
+        """Give the lease up so a follower need not wait it out (also after an error left
+        the loop unsure it still leads); on a fresh connection if this one died while the loop
+        slept (a server restart)."""
+        if self.is_leader or self._may_hold_lease:
             try:
-                leader_release(MANAGER_LEASE, self.config.holder, using=self.config.using)
-            except DatabaseError:
+                holder, using = self.config.holder, self.config.using
+                on_fresh_connection(lambda: leader_release(MANAGER_LEASE, holder, using=using))
+            except Error:
                 logger.warning("could not release the manager lease", exc_info=True)
-            self.is_leader = False
+            self.is_leader = self._may_hold_lease = False

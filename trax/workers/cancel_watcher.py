@@ -7,12 +7,13 @@ import logging
 import threading
 from collections.abc import Callable
 
-from django.db import DatabaseError, connections
+from django.db import connections
 
 from trax.effects import local_tokens
 from trax.events.channels import RUN_CANCEL
 from trax.events.listener import RECONNECTED, Listener
 from trax.models import CancelReason
+from trax.reconnect import drop_connections
 from trax.store import metadata_cancel_flagged
 
 logger = logging.getLogger("trax.workers")
@@ -67,9 +68,11 @@ class CancelWatcher:
                         local_tokens.fire(ids, CancelReason.OPERATOR)
                     if not ids or any(e.channel == RECONNECTED for e in events):
                         self.check_flags()
-                except DatabaseError:
-                    logger.warning("cancel watcher: database error; retrying", exc_info=True)
-                    connections[self.using].close()
+                except Exception:  # a dead connection (server restart) or a bug: never stop
+                    logger.warning(
+                        "cancel watcher failed; retrying on a fresh connection", exc_info=True
+                    )
+                    drop_connections()
                     self.stopping.wait(self.check_interval)
         finally:
             self.listener.close()

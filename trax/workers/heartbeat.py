@@ -1,15 +1,19 @@
 """The heartbeat: keeps this process's row fresh and renews the leases of its claims, on a
-thread of its own so a busy run never lets a lease expire."""
+thread of its own so a busy run never lets a lease expire; and the row's removal on a clean
+exit."""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 
-from django.db import DatabaseError, connections
+from django.db import Error, connections
 
-from trax.store import worker_heartbeat
+from trax.reconnect import drop_connections, on_fresh_connection
+from trax.store import worker_heartbeat, worker_register, worker_unregister
 
 logger = logging.getLogger("trax.workers")
 
@@ -77,8 +81,44 @@ class Heartbeat:
             while not self.stopping.wait(self.interval):
                 try:
                     self.beat()
-                except DatabaseError:
-                    logger.warning("heartbeat failed; retrying next interval", exc_info=True)
-                    connections[self.using].close()
+                except Exception:
+                    # Whatever failed (a server restart killed the connection, a bug), a
+                    # heartbeat that stopped would let the leases of live runs lapse.
+                    logger.warning(
+                        "heartbeat failed; retrying on a fresh connection next interval",
+                        exc_info=True,
+                    )
+                    drop_connections()
         finally:
             connections.close_all()
+
+
+def register(worker_id: str, *, kind: str, concurrency: int, using: str) -> bool:
+    """Create this process's row at start; False, with a warning, when the server is away (the
+    first beat it answers creates the row)."""
+    try:
+        worker_register(
+            worker_id=worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            kind=kind,
+            concurrency=concurrency,
+            using=using,
+        )
+    except Error:
+        logger.warning("could not register %s; its heartbeat will", worker_id, exc_info=True)
+        drop_connections()
+        return False
+    return True
+
+
+def unregister(worker_id: str, *, using: str) -> bool:
+    """Remove this process's row on a clean exit, on a fresh connection if the one it has died
+    (a server restart while it idled); False, with a warning, when the server stays away (the
+    leader prunes the row once it is stale)."""
+    try:
+        on_fresh_connection(lambda: worker_unregister(worker_id, using=using))
+    except Error:
+        logger.warning("could not remove the worker row of %s", worker_id, exc_info=True)
+        return False
+    return True

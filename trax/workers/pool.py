@@ -30,12 +30,11 @@ from trax.store import (
     background_job_claim,
     work_queue_next_attempt,
     worker_register,
-    worker_unregister,
 )
 from trax.workers.cancel_watcher import CancelWatcher
 from trax.workers.claim_sizing import ClaimSizer
 from trax.workers.completer import BatchCompleter
-from trax.workers.heartbeat import Heartbeat
+from trax.workers.heartbeat import Heartbeat, unregister
 
 logger = logging.getLogger("trax.workers")
 
@@ -211,10 +210,7 @@ class WorkerPool:
             thread.join(5)
         self.completer.stop()
         if still == 0:
-            try:
-                worker_unregister(self.config.worker_id, using=self.config.using)
-            except DatabaseError:
-                logger.warning("could not remove the worker row", exc_info=True)
+            unregister(self.config.worker_id, using=self.config.using)
         connections.close_all()
         report = ShutdownReport(
             finished_in_grace=before - len(left),

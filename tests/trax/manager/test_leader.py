@@ -16,7 +16,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connections
+from django.db import OperationalError, connections
 
 import trax
 from trax.manager.cycle import CycleReport
@@ -259,6 +259,22 @@ def test_release_gives_up_the_lease_only_when_leading() -> None:
     leader.release()
     assert not leader.is_leader
     assert not Leader.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the error path closes this thread's connections
+def test_a_stop_during_the_backoff_after_an_error_still_gives_the_lease_up() -> None:
+    leader = service("A")
+    leader.run_once()
+
+    def restart(*args: Any, **kwargs: Any) -> bool:
+        leader.stop()  # the stop comes while the loop backs off
+        raise OperationalError("terminating connection due to administrator command")
+
+    with mock.patch("trax.manager.service.leader_acquire", side_effect=restart):
+        leader.run_forever()
+
+    assert not leader.is_leader
+    assert not Leader.objects.filter(name=MANAGER_LEASE).exists()
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,8 @@ from trax.registry import registry
 from trax.scheduling.declarations import schedules
 from trax.scheduling.errors import ScheduleError
 from trax.services import Service, Supervisor
-from trax.store import run_records_alias, worker_register, worker_unregister
-from trax.workers.heartbeat import Heartbeat
+from trax.store import run_records_alias
+from trax.workers.heartbeat import Heartbeat, register, unregister
 from trax.workers.identity import worker_id_for
 
 
@@ -150,17 +150,12 @@ class Command(BaseCommand):
         )
 
         def run() -> None:
-            worker_register(
-                worker_id=worker_id,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                kind=WorkerKind.SCHEDULER,
-                concurrency=0,
-                using=using,
-            )
+            register(worker_id, kind=WorkerKind.SCHEDULER, concurrency=0, using=using)
             beat.start()
             stopping.wait()
             beat.join(5)
-            worker_unregister(worker_id, using=using)
+            # This thread's connection idled since the registration: a restart may have
+            # killed it, so the row goes on a fresh one.
+            unregister(worker_id, using=using)
 
         return Service("heartbeat", run, stopping.set)
