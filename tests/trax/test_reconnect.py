@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import OperationalError, connection, connections
 
@@ -31,9 +32,9 @@ def kill_this_threads_backend() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    other = connection.get_new_connection(connection.get_connection_params())
+    # Outside any pool: a borrowed connection closed here would never go back to it.
+    other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     try:
-        other.autocommit = True
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
     finally:
         other.close()

@@ -9,9 +9,10 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
-from django.db import DatabaseError, DataError, connections
+from django.db import DatabaseError, DataError, InterfaceError, connections
 
 from trax.models import FailureKind, TrainState
+from trax.reconnect import drop_connections
 from trax.store import Completion, RunOutcome, background_job_complete, log_write_batch
 
 logger = logging.getLogger("trax.workers")
@@ -80,7 +81,14 @@ class BatchCompleter:
                         stopping = True
                         break
                     batch.append(item)
-                self._write(batch)
+                try:
+                    self._write(batch)
+                except Exception:  # not a database error (those are retried): a bug; go on
+                    logger.exception("recording %d completions failed", len(batch))
+                    for pending in batch:
+                        if not pending.landed.done():
+                            pending.landed.set_result(False)
+                    drop_connections()
         finally:
             self._closed.set()
             while True:  # whoever queued after the stop is told at once, never left waiting
@@ -133,7 +141,7 @@ class BatchCompleter:
                         self._write([pending])
                     return
                 landed = self._write_unstorable(batch[0])
-            except DatabaseError:
+            except (DatabaseError, InterfaceError):
                 if waited >= self.give_up_after:
                     logger.error(
                         "gave up recording %d completions after %.0f s; their leases will expire "

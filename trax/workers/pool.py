@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import close_old_connections, connections
 
 from trax.core import CancellationToken
 from trax.effects.finishers import FutureLanding, Landing
@@ -22,6 +22,7 @@ from trax.effects.progress import ProgressBoard, current_board
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
 from trax.models import CancelReason, Log, WorkerKind
+from trax.reconnect import drop_connections
 from trax.store import (
     ClaimedRun,
     Completion,
@@ -258,9 +259,9 @@ class WorkerPool:
                     wanted = self.claim_limit()
                     got = self.claim_once() if wanted else 0
                     backoff = self.config.polling_interval
-                except DatabaseError:
+                except Exception:  # a broken connection, or anything else: never die silently
                     logger.warning("claiming failed; retrying in %.1f s", backoff, exc_info=True)
-                    connections[self.config.using].close()
+                    drop_connections()
                     self.stop_claiming.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue

@@ -27,6 +27,7 @@ from trax.models import (
     WorkQueueStatus,
 )
 from trax.store import metadata_request_cancel, run_records_alias
+from trax.workers import pool as pool_module
 from trax.workers.pool import ShutdownReport, WorkerConfig, WorkerPool
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -400,3 +401,30 @@ def test_a_heartbeat_racing_a_completion_raises_no_false_alarm(
         "lost the claims of runs [2]; stopping them"
     ]
     assert running.cancelled and not finished.cancelled
+
+
+def test_an_unexpected_error_while_claiming_is_logged_and_the_loop_goes_on(
+    start_pool: Callable[..., WorkerPool],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression: only database errors were caught; anything else ended the claim loop and
+    the worker looked alive while claiming nothing."""
+    real_claim = pool_module.background_job_claim
+    calls = {"n": 0}
+
+    def flaky_claim(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in claiming")
+        return real_claim(**kwargs)
+
+    monkeypatch.setattr(pool_module, "background_job_claim", flaky_claim)
+    pool = start_pool()
+    trax.enqueue_many(GREET, [{"name": "x"}] * 2)
+    dispatch_all()
+
+    wait_until(lambda: states(GREET).count(TrainState.COMPLETED) == 2, what="2 completed runs")
+    pool.shutdown()
+    assert calls["n"] > 1
+    assert "claiming failed" in caplog.text and "a bug in claiming" in caplog.text
