@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -180,7 +181,7 @@ class DeadLetterAdmin(EngineOwnedAdmin):
     ordering = ("-dead_lettered_at", "-id")
     fieldsets = (
         ("Identity", {"fields": ("manifest", "status", "retry_count")}),
-        ("Failure", {"fields": ("reason_text", "last_failed_run")}),
+        ("Failure", {"fields": ("reason_text", "last_failed_run", "latest_failure")}),
         ("Timing", {"fields": ("dead_lettered_at", "resolved_at")}),
         ("Resolution", {"fields": ("resolved_by", "resolution_note", "retry_run")}),
     )
@@ -190,6 +191,7 @@ class DeadLetterAdmin(EngineOwnedAdmin):
         "retry_count",
         "reason_text",
         "last_failed_run",
+        "latest_failure",
         "dead_lettered_at",
         "resolved_at",
         "resolved_by",
@@ -197,7 +199,7 @@ class DeadLetterAdmin(EngineOwnedAdmin):
         "retry_run",
     )
 
-    actions = ("retry_selected",)
+    actions = ("retry_selected", "acknowledge_selected")
 
     def has_resolve_permission(self, request: HttpRequest) -> bool:
         """Resolving dead letters needs the change permission on them."""
@@ -218,6 +220,47 @@ class DeadLetterAdmin(EngineOwnedAdmin):
         if skipped:
             message += f" {skipped} already resolved, skipped."
         self.message_user(request, message, messages.SUCCESS)
+
+    @admin.action(
+        description="Acknowledge selected dead letters (with a note)", permissions=["resolve"]
+    )
+    def acknowledge_selected(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
+        """Asks for the note first (a page of its own), then resolves the awaiting letters."""
+        letters = list(queryset.filter(status=DeadLetterStatus.AWAITING_INTERVENTION))
+        skipped = queryset.count() - len(letters)
+        note = str(request.POST.get("note", "")).strip()
+        if not letters:
+            self.message_user(request, "No selected dead letter awaits a person.", messages.INFO)
+            return None
+        if request.POST.get("apply") and note:
+            count = scheduler.as_actor(actor_of(request)).acknowledge_dead_letters(
+                [letter.pk for letter in letters], note=note
+            )
+            message = f"{count} dead letter(s) acknowledged."
+            if skipped:
+                message += f" {skipped} already resolved, skipped."
+            self.message_user(request, message, messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "letters": letters,
+            "note": note,
+            "error": "Say why (the note is required)." if request.POST.get("apply") else "",
+            "title": "Acknowledge dead letters",
+        }
+        return TemplateResponse(request, "admin/trax/deadletter/acknowledge.html", context)
+
+    @admin.display(description="latest failure")
+    def latest_failure(self, obj: DeadLetter) -> SafeString | str:
+        run = obj.last_failed_run
+        if run is None:
+            return "—"
+        where = f"in junction {run.failure_junction}" if run.failure_junction else ""
+        summary = f"{run.failure_exception} {where}: {run.failure_reason}".strip()
+        return preformatted(f"{summary}\n\n{run.stack_trace}" if run.stack_trace else summary)
 
     @admin.display(description="reason")
     def short_reason(self, obj: DeadLetter) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -84,6 +84,7 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "is_enabled",
         "next_run_at",
         "last_successful_run",
+        "blocked",
         "declared_in_code",
     )
     list_filter = ("schedule_type", "is_enabled", "group", "declared_in_code")
@@ -182,6 +183,17 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def remove(self, request: HttpRequest, objs: list[Any]) -> None:
         manifest_delete([obj.pk for obj in objs], using=WRITES)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        awaiting = DeadLetter.objects.filter(
+            manifest_id=OuterRef("pk"), status=DeadLetterStatus.AWAITING_INTERVENTION
+        )
+        return super().get_queryset(request).annotate(_blocked=Exists(awaiting))
+
+    @admin.display(description="blocked by dead letter", boolean=True, ordering="_blocked")
+    def blocked(self, obj: Manifest) -> bool:
+        """A dead letter awaits a person: the manifest does not run until it is resolved."""
+        return bool(getattr(obj, "_blocked", False))
 
     @admin.display(description="schedule", ordering="schedule_type")
     def schedule(self, obj: Manifest) -> str:

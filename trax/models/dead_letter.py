@@ -39,4 +39,4 @@ class DeadLetter(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.manifest_id}: {self.status}"
+        return f"dead letter {self.pk} of manifest {self.manifest_id} ({self.get_status_display()})"
