@@ -32,22 +32,20 @@ def write_isolating(
     full disk must not cost a statement per row). A lost connection is always raised."""
     if not items:
         return IsolatedWrite()
-    try:
-        return _attempt(items, write, using=using)
-    except _CONNECTION_ERRORS:
-        raise
-    except Exception as error:
-        if len(items) == 1:  # one row alone: nothing to tell a bad row from a bad database
-            return IsolatedWrite(refused=((items[0], error),))
-        first = _bisect(items[:1], write, using=using)
-        last = _bisect(items[-1:], write, using=using)
-        if first.refused and last.refused:
-            raise
-        middle = _bisect(items[1:-1], write, using=using)
-        return IsolatedWrite(
-            first.results + middle.results + last.results,
-            first.refused + middle.refused + last.refused,
-        )
+    outcome = _attempt(items, write, using=using)
+    if isinstance(outcome, IsolatedWrite):
+        return outcome
+    if len(items) == 1:  # one row alone: nothing to tell a bad row from a bad database
+        return IsolatedWrite(refused=((items[0], outcome),))
+    first = _bisect(items[:1], write, using=using)
+    last = _bisect(items[-1:], write, using=using)
+    if first.refused and last.refused:
+        raise outcome
+    middle = _bisect(items[1:-1], write, using=using)
+    return IsolatedWrite(
+        first.results + middle.results + last.results,
+        first.refused + middle.refused + last.refused,
+    )
 
 
 def _bisect(
@@ -55,22 +53,27 @@ def _bisect(
 ) -> IsolatedWrite[T, R]:
     if not items:
         return IsolatedWrite()
-    try:
-        return _attempt(items, write, using=using)
-    except _CONNECTION_ERRORS:
-        raise
-    except Exception as error:
-        if len(items) == 1:
-            return IsolatedWrite(refused=((items[0], error),))
-        middle = len(items) // 2
-        left = _bisect(items[:middle], write, using=using)
-        right = _bisect(items[middle:], write, using=using)
-        return IsolatedWrite(left.results + right.results, left.refused + right.refused)
+    outcome = _attempt(items, write, using=using)
+    if isinstance(outcome, IsolatedWrite):
+        return outcome
+    if len(items) == 1:
+        return IsolatedWrite(refused=((items[0], outcome),))
+    middle = len(items) // 2
+    left = _bisect(items[:middle], write, using=using)
+    right = _bisect(items[middle:], write, using=using)
+    return IsolatedWrite(left.results + right.results, left.refused + right.refused)
 
 
 def _attempt(
     items: Sequence[T], write: Callable[[Sequence[T]], R], *, using: str
-) -> IsolatedWrite[T, R]:
-    with transaction.atomic(using=using):
-        result = write(items)
+) -> IsolatedWrite[T, R] | Exception:
+    """What ``write`` returned, in a result; or the error it raised (a lost connection is
+    raised, never returned)."""
+    try:
+        with transaction.atomic(using=using):
+            result = write(items)
+    except _CONNECTION_ERRORS:
+        raise
+    except Exception as error:
+        return error
     return IsolatedWrite((result,))
