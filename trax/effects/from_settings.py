@@ -49,8 +49,9 @@ class ServiceCache:
         self._service: RunService | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> RunService:
-        conf = effective_settings()
+    def get(self, *, using: str = "default") -> RunService:
+        """The service for the effective settings, read through ``using`` when they are due."""
+        conf = effective_settings(using=using)
         with self._lock:
             if self._service is None or conf is not self._conf:
                 self._service = build_service(conf, **self.overrides)

@@ -89,7 +89,9 @@ class WorkerPool:
         # The watcher fires tokens from notifications, so runs read no flag per junction.
         self._services = ServiceCache(poll_cancel_flag=False)
         self._fixed_service = service
-        self.service = service or self._services.get()
+        # Read here and by the claim loop, never on a run thread (which then needs no
+        # connection to start a run).
+        self.service = service or self._services.get(using=config.using)
         self._in_flight: dict[int, tuple[ClaimedRun, CancellationToken]] = {}
         self._completing: set[int] = set()
         self._lock = threading.Lock()
@@ -237,6 +239,8 @@ class WorkerPool:
         limit = self.claim_limit()
         if limit <= 0:
             return 0
+        if self._fixed_service is None:  # runtime settings changed: the next runs use them
+            self.service = self._services.get(using=self.config.using)
         claimed = background_job_claim(
             worker_id=self.config.worker_id,
             limit=limit,
@@ -320,7 +324,7 @@ class WorkerPool:
     def _execute(self, run: ClaimedRun, token: CancellationToken) -> None:
         try:
             close_old_connections()
-            service = self._fixed_service or self._services.get()
+            service = self.service
             service.run_claimed(run, token=token, finisher=self)
         except BaseException:
             logger.exception("run %s raised out of its lifecycle", run.metadata_id)
