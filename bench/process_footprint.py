@@ -15,7 +15,8 @@ dispatcher is needed), with the out-of-the-box TRAX settings (the example projec
 bench app ``bench/benchapp`` installed (``TRAX_TEST_APPS``), which registers the bench trains.
 
 Connections (``--only connections``): for each train and each concurrency N (``--concurrency``)
-a fresh worker; once it registered and idled 1 s, ``ceil(N * --seconds / --run-ms)`` runs are
+a fresh worker; once it registered and idled a heartbeat interval and 0.5 s (5.5 s by default:
+its heartbeat thread connects at its first beat), ``ceil(N * --seconds / --run-ms)`` runs are
 queued (``trax.enqueue_many``, chunks of 1,000), enough to keep every run thread busy for
 about ``--seconds``; the bench samples ``pg_stat_activity`` every ``--sample-ms`` until they all
 finished, then 1 s more. The worker's connections are told apart by their
@@ -26,27 +27,29 @@ borrower); a connection opened outside Django's wrapper (a LISTEN session) keeps
 name. The trains (``--trains``):
 
 - ``sleep``: ``bench.sleep``, one junction that sleeps ``--run-ms`` in Python: touches no
-  database (what the worker holds for its own machinery);
+  database (what the worker holds for its own machinery; its run threads may still connect:
+  trax re-reads the runtime settings row, on ``default``, in whichever thread finds the
+  copy in memory older than 5 s);
 - ``query``: ``bench.query``, one junction that runs ``SELECT pg_sleep(--run-ms)`` on the
   ``default`` alias, as a train that reads the application's tables does.
 
 Columns: threads, ``--concurrency``; runs queued; in pr., the most runs in progress at once (N
 or more when every thread was busy: a run the worker claimed ahead of a free thread counts too);
-then the worker's connections: idle, once it registered and idled 1 s, before any work (some
-of its threads connect only later); peak, the most at one sample; steady, the median over the
+then the worker's connections: idle, before any work (the cancel watcher and the completer
+connect only once there is work); peak, the most at one sample; steady, the median over the
 samples taken while runs were in progress; after, 1 s after the last run finished (what the
 worker keeps); proc thr, the process's threads (/proc); failed, runs that did not complete.
 Under the table, per alias/thread, the connections idle / at the peak sample / after.
 
 RSS (``--only rss``): one worker with ``--drain-concurrency`` threads (default 8); once it
-registered and idled 1 s, ``--drain-runs`` runs of ``demo.noop`` (the example project's no-op
+registered and idled as above, ``--drain-runs`` runs of ``demo.noop`` (the example project's no-op
 train) are queued in one ``enqueue_many`` call (one transaction: the worker sees them all at
 its commit) and drained. The worker's ``VmRSS`` and ``VmHWM`` (peak RSS) from
 ``/proc/<pid>/status`` before the enqueue, at each quarter of the drain, right after it and 2 s
 later.
 
 ``--keep-logs`` keeps the workers' logs (path printed). On this kind of 2-core machine the
-default invocation takes about 1.5 minutes (longer where the ``default`` alias is pooled: the
+default invocation takes about 2 minutes (longer where the ``default`` alias is pooled: the
 query train's runs then wait for the pool's connections). This is a benchmark, not a test: it
 prints figures and fails only when a measurement could not be made (a worker that does not
 start, runs that never finish).
@@ -92,7 +95,7 @@ WORKER_APP = "trax-bench-worker"
 TRAINS = {"sleep": "bench.sleep", "query": "bench.query"}
 DRAIN_TRAIN = "demo.noop"
 CONCURRENCIES = "2,8,32,128"
-IDLE_SECONDS = 1.0
+IDLE_AFTER_HEARTBEAT = 0.5
 AFTER_SECONDS = 1.0
 SETTLE_SECONDS = 2.0
 PARTS = ("connections", "rss")
@@ -150,13 +153,21 @@ def arguments() -> argparse.Namespace:
 # ── the worker ───────────────────────────────────────────────────────────────────────────────
 
 
-def start_worker(group: Children, concurrency: int) -> int:
-    """Start a worker; return its pid once its process row exists."""
+def start_worker(group: Children, concurrency: int, settings: dict[str, Any]) -> int:
+    """Start a worker; return its pid once its process row exists and it idled a heartbeat
+    interval and a little more (its heartbeat thread has connected by then)."""
+    from trax.conf import get_settings
+
     proc = group.start(f"worker-{concurrency}", "trax_worker", "--concurrency", str(concurrency))
     group.wait_until(
         lambda: bool(sql("SELECT 1 FROM trax_worker WHERE pid = %s", [proc.pid])),
         f"the worker (pid {proc.pid}) registering",
     )
+    heartbeat = settings.get(
+        "HEARTBEAT_INTERVAL_SECONDS", get_settings().HEARTBEAT_INTERVAL_SECONDS
+    )
+    time.sleep(heartbeat + IDLE_AFTER_HEARTBEAT)
+    group.check_alive()
     return proc.pid
 
 
@@ -236,8 +247,7 @@ def footprint_once(
     interval = args.sample_ms / 1000
     empty_tables()
     with children(env, log_dir) as group:
-        pid = start_worker(group, concurrency)
-        time.sleep(IDLE_SECONDS)
+        pid = start_worker(group, concurrency, args.settings)
         idle = worker_connections()
         threads = int(proc_status(pid).get("Threads", "0"))
         started = time.monotonic()
@@ -331,8 +341,7 @@ def bench_rss(args: argparse.Namespace, env: dict[str, str], log_dir: Path) -> M
     runs, concurrency = args.drain_runs, args.drain_concurrency
     empty_tables()
     with children(env, log_dir) as group:
-        pid = start_worker(group, concurrency)
-        time.sleep(IDLE_SECONDS)
+        pid = start_worker(group, concurrency, args.settings)
         memory = Memory(concurrency, runs, 0.0, 0.0, proc_status(pid))
         started = time.monotonic()
         trax.enqueue_many(DRAIN_TRAIN, [{"n": i} for i in range(runs)])
