@@ -401,7 +401,9 @@ def print_connections(results: list[Footprint], args: argparse.Namespace) -> Non
         "\nwhere they come from: connections per alias/thread that opened them (Django's; a "
         "pooled one\nshows its last borrower) or raw (opened past Django), idle/peak sample/after"
     )
-    labels = sorted({label for r in results for label in r.peak_labels | r.after_labels})
+    labels = sorted(
+        {label for r in results for label in r.idle_labels | r.peak_labels | r.after_labels}
+    )
     names = [f"{r.train.removeprefix('bench.')} x{r.concurrency}" for r in results]
     width = max(11, *(len(name) for name in names))
     label_width = max(20, *(len(label) for label in labels))
