@@ -98,32 +98,40 @@ import functools
 import json
 import os
 import re
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+import benchkit
+from benchkit import (
+    APP_NAME,
+    MARK,
+    Own,
+    child_env,
+    empty_tables,
+    migrate,
+    positive_int,
+    postgresql_url,
+    proc_stat,
+    remove_logs,
+    scratch_postgresql,
+    setup_django,
+    short,
+    sql,
+)
+
 TRAIN = "demo.noop"
 HISTORY_TRAIN = "bench.history"
 CHUNK = 1000
 WORKERS = 2
 WARMUP_JOBS = 5
-READY_TIMEOUT = 60.0
 TOP_STATEMENTS = 3
-# application_name of the bench's own connections, and a comment in every statement the bench
-# runs itself, so the counts can leave them out.
-APP_NAME = "trax-bench"
-MARK = "/* trax-bench */"
 
 TARGET_DRAIN = 6000.0  # runs/s
 TARGET_SPREAD = 20.0  # %: 100k backlog vs 10k, 1M history vs none
@@ -140,16 +148,6 @@ TUNED_SETTINGS: dict[str, Any] = {
     "WORKER_POLLING_INTERVAL_SECONDS": 0.1,
 }
 TUNED_CONCURRENCY = 32
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
-    return number
 
 
 PARTS = ("enqueue", "backlog", "backlog-big", "live", "history", "latency")
@@ -253,19 +251,6 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def refuse(message: str) -> None:
-    print(f"queue_throughput: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def short(number: int) -> str:
-    """10000 -> 10k, 1000000 -> 1M, 1500 -> 1,500."""
-    for size, suffix in ((1_000_000, "M"), (1000, "k")):
-        if number >= size and number % size == 0:
-            return f"{number // size:,}{suffix}"
-    return f"{number:,}"
-
-
 # ── profiles and scenarios ───────────────────────────────────────────────────────────────────
 
 
@@ -328,81 +313,19 @@ def make_scenarios(args: argparse.Namespace) -> list[Scenario]:
 # ── the scratch database ─────────────────────────────────────────────────────────────────────
 
 
-@contextmanager
-def scratch_postgresql(url: str, name: str) -> Iterator[str]:
-    """Create database ``name`` (replacing a leftover one) on the server of ``url``; yield its
-    URL; drop it afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    if parts.path.lstrip("/") == name:
-        refuse(f"DATABASE_URL already names {name}; the scratch database must be another one")
-    scratch_url = urlunsplit(parts._replace(path=f"/{name}"))
-    admin = psycopg.connect(url, autocommit=True)
-    try:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield scratch_url
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-    finally:
-        admin.close()
-
-
-def setup_django(url: str) -> None:
-    os.environ.setdefault("SECRET_KEY", "django-insecure-bench-only-never-deploy-this-key")
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DEBUG"] = "False"  # DEBUG=True would keep and format every query
-    os.environ["PGAPPNAME"] = APP_NAME  # libpq: the bench's connections' application_name
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
-
-
-class Own:
-    """How many statements the bench ran through ``sql`` (each its own transaction)."""
-
-    count = 0
-
-
-def sql(query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    """Run one statement on the bench's own connection (autocommit), marked as the bench's."""
-    from django.db import connections
-
-    Own.count += 1
-    with connections["default"].cursor() as cursor:
-        cursor.execute(f"{query} {MARK}", params)
-        return cursor.fetchall() if cursor.description else []
-
-
 def empty(keep_history: bool = False) -> None:
     """Forget every run and entry (manifests stay), or with ``keep_history`` every run and entry
     of the bench's train; only while no child process runs."""
     from django.db import transaction
 
-    if keep_history:
-        with transaction.atomic():
-            for table in ("trax_background_job", "trax_log", "trax_worker", "trax_leader"):
-                sql(f"DELETE FROM {table}")
-            sql("DELETE FROM trax_work_queue WHERE train_name = %s", [TRAIN])
-            sql("DELETE FROM trax_metadata WHERE name = %s", [TRAIN])
-    else:
-        sql(
-            "TRUNCATE trax_work_queue, trax_metadata, trax_background_job, trax_log, "
-            "trax_dead_letter, trax_worker, trax_leader CASCADE"
-        )
+    if not keep_history:
+        empty_tables()
+        return
+    with transaction.atomic():
+        for table in ("trax_background_job", "trax_log", "trax_worker", "trax_leader"):
+            sql(f"DELETE FROM {table}")
+        sql("DELETE FROM trax_work_queue WHERE train_name = %s", [TRAIN])
+        sql("DELETE FROM trax_metadata WHERE name = %s", [TRAIN])
     sql("VACUUM ANALYZE")
 
 
@@ -477,15 +400,6 @@ def server_facts() -> dict[str, str]:
 
 
 # ── what the server did: CPU, statements, commits ────────────────────────────────────────────
-
-
-def proc_stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
 
 
 def process_cpu_seconds(pids: list[int]) -> float | None:
@@ -691,25 +605,8 @@ def wait_backends_gone(timeout: float = 15.0) -> None:
 # ── child processes ──────────────────────────────────────────────────────────────────────────
 
 
-@dataclass
-class Children:
+class Children(benchkit.Children):
     """The dispatcher and worker processes of one measurement."""
-
-    env: dict[str, str]
-    log_dir: Path
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-
-    def start(self, label: str, *command: str) -> None:
-        log = open(self.log_dir / f"{label}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, str(BASE_DIR / "manage.py"), *command],
-            cwd=BASE_DIR,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.procs.append((label, proc))
 
     def start_all(self, concurrency: int | None) -> None:
         self.start("dispatcher", "trax_scheduler", "--no-workers")
@@ -717,61 +614,19 @@ class Children:
         for n in range(WORKERS):
             self.start(f"worker{n}", "trax_worker", *options)
 
-    def pids(self) -> dict[str, int]:
-        return {label: proc.pid for label, proc in self.procs}
-
-    def check_alive(self) -> None:
-        for label, proc in self.procs:
-            if proc.poll() is not None:
-                tail = (self.log_dir / f"{label}.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{label} exited with {proc.returncode}; its log ends:\n{tail}")
-
     def wait_ready(self) -> None:
         """Until the scheduler leads (so its dispatcher runs) and both workers registered."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            self.check_alive()
+
+        def ready() -> bool:
             workers = sql("SELECT count(*) FROM trax_worker WHERE kind = 'worker'")[0][0]
             leader = sql("SELECT count(*) FROM trax_leader WHERE expires_at > clock_timestamp()")
-            if workers == WORKERS and leader[0][0] >= 1:
-                return
-            time.sleep(0.05)
-        raise RuntimeError("the child processes did not get ready in time")
+            return bool(workers == WORKERS and leader[0][0] >= 1)
 
-    def stop(self) -> None:
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for _, proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs.clear()
+        self.wait_until(ready, "the child processes getting ready")
 
 
-@contextmanager
-def children(env: dict[str, str], log_dir: Path) -> Iterator[Children]:
-    group = Children(env, log_dir)
-    try:
-        yield group
-    finally:
-        group.stop()
-
-
-def child_env(url: str, settings: dict[str, Any]) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PGAPPNAME", None)  # the bench's own connections only
-    env.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="project.settings",
-        TRAX_SETTINGS_JSON=json.dumps(settings),
-        LOG_LEVEL="WARNING",
-        DEBUG="False",  # as in production: DEBUG=True keeps and formats every query
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+def children(env: dict[str, str], log_dir: Path) -> AbstractContextManager[Children]:
+    return benchkit.children(env, log_dir, Children)
 
 
 # ── 1. enqueue ───────────────────────────────────────────────────────────────────────────────
@@ -788,11 +643,7 @@ def enqueue_bulk(n: int) -> None:
 
 
 def enqueue_chunks(n: int) -> None:
-    import trax
-
-    values = inputs(n)
-    for start in range(0, n, CHUNK):
-        trax.enqueue_many(TRAIN, values[start : start + CHUNK])
+    benchkit.enqueue_chunks(TRAIN, inputs(n), CHUNK)
 
 
 def enqueue_each(n: int) -> None:
@@ -1295,17 +1146,13 @@ def print_report(
 def main() -> None:
     args = arguments()
     args.loads = [os.getloadavg()[0]]
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        refuse("DATABASE_URL must point at PostgreSQL")
+    url = postgresql_url()
     log_dir = Path(tempfile.mkdtemp(prefix="trax-bench-queue-"))
     scenarios = make_scenarios(args)
     enqueue = drain = latency = None
     with scratch_postgresql(url, args.database) as scratch:
         setup_django(scratch)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        migrate()
         facts = server_facts()
         server = probe_server(args.database)
         profiles = make_profiles(args, scratch)
@@ -1322,9 +1169,7 @@ def main() -> None:
     if args.keep_logs:
         print(f"\nchild logs: {log_dir}")
     else:
-        for log in log_dir.iterdir():
-            log.unlink()
-        log_dir.rmdir()
+        remove_logs(log_dir)
 
 
 if __name__ == "__main__":
