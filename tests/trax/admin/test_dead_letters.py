@@ -3,12 +3,15 @@ failure shown inline, and manifests marked when a dead letter blocks them."""
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
 from trax.models import Audit, DeadLetter, DeadLetterStatus
 
 from .conftest import Rows
+
+pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:trax_deadletter_changelist"
 
