@@ -138,6 +138,12 @@ _SETTINGS: dict[str, _Setting] = {
     "DEAD_LETTER_RETENTION_SECONDS": _Setting(
         30 * 24 * 3600.0, _optional(_positive_number), "> 0 or None"
     ),
+    "ROLLUP_RETENTION_SECONDS": _Setting(
+        90 * 24 * 3600.0, _optional(_positive_number), "> 0 or None"
+    ),
+    "ROLLUP_MINUTE_RETENTION_SECONDS": _Setting(
+        7 * 24 * 3600.0, _optional(_positive_number), "> 0 or None"
+    ),
     # Workers.
     "WORKER_CONCURRENCY": _Setting(None, _optional(_concurrency), "an int from 1 to 1024 or None"),
     "HEARTBEAT_INTERVAL_SECONDS": _Setting(5.0, _positive_number, "a number > 0"),

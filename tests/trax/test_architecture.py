@@ -187,6 +187,8 @@ QUEUE_MODELS = {
     "Worker",
     "Audit",
     "Log",
+    "RunRollup",
+    "RollupWatermark",
 }
 WRITES = {"save", "delete", "update", "bulk_create", "bulk_update", "create"}
 WRITES_ANYWHERE = {"get_or_create", "update_or_create"}

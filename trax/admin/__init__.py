@@ -1,6 +1,7 @@
 """The Django admin of every trax table, one module per group of models.
 
-Engine-owned tables (runs, logs, queues, dead letters, workers, leases, audit) are read-only:
+Engine-owned tables (runs, logs, queues, dead letters, workers, leases, audit, rollups) are
+read-only:
 the engine writes them through ``trax.store``, and the cleanup job deletes them. Manifests,
 manifest groups and the runtime settings row are edited here, validated by ``trax.admin.forms``.
 """
@@ -8,6 +9,7 @@ manifest groups and the runtime settings row are edited here, validated by ``tra
 from trax.admin.audit import AuditAdmin
 from trax.admin.processes import LeaderAdmin, WorkerAdmin
 from trax.admin.queues import BackgroundJobAdmin, DeadLetterAdmin, WorkQueueAdmin
+from trax.admin.rollups import RollupWatermarkAdmin, RunRollupAdmin
 from trax.admin.runs import LogAdmin, MetadataAdmin
 from trax.admin.runtime_settings import RuntimeSettingsAdmin
 from trax.admin.scheduling import ManifestAdmin, ManifestGroupAdmin
@@ -21,6 +23,8 @@ __all__ = [
     "ManifestAdmin",
     "ManifestGroupAdmin",
     "MetadataAdmin",
+    "RollupWatermarkAdmin",
+    "RunRollupAdmin",
     "RuntimeSettingsAdmin",
     "WorkQueueAdmin",
     "WorkerAdmin",

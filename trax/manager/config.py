@@ -25,6 +25,10 @@ class ManagerConfig:
     cleanup_batch_size: int = 1000
     dead_letter_retention_seconds: float | None = 30 * 24 * 3600.0
     lease_seconds: float = 30.0
+    rollup_retention_seconds: float | None = 90 * 24 * 3600.0
+    rollup_minute_retention_seconds: float | None = 7 * 24 * 3600.0
+    #: Not a setting: how far behind the settled point the fold stops (trax/store/rollups.py).
+    rollup_settle_seconds: float = 1.0
 
     @classmethod
     def from_settings(cls, conf: TraxSettings) -> ManagerConfig:
@@ -43,6 +47,8 @@ class ManagerConfig:
             cleanup_batch_size=conf.CLEANUP_BATCH_SIZE,
             dead_letter_retention_seconds=conf.DEAD_LETTER_RETENTION_SECONDS,
             lease_seconds=conf.LEASE_SECONDS,
+            rollup_retention_seconds=conf.ROLLUP_RETENTION_SECONDS,
+            rollup_minute_retention_seconds=conf.ROLLUP_MINUTE_RETENTION_SECONDS,
         )
 
     def retry_delay(self, failures: int, base_seconds: float | None = None) -> float:

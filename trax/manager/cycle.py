@@ -3,7 +3,7 @@
 The steps run in this order, each a junction with ``now`` injected through the Cycle:
 reap expired worker leases -> cancel timed-out runs -> fail stale pending -> fail stale
 in-progress -> load failure streaks -> queue retries -> dead-letter -> queue due manifests ->
-queue dependents -> clean up.
+queue dependents -> fold rollups -> clean up.
 A cycle writes no run record unless something fails. Each step fails alone (``isolated``): a
 step that raises is recorded and gives its empty result, and the steps that do not need its
 result still run; a lost database connection stops the whole cycle.
@@ -28,6 +28,7 @@ from trax.manager.steps.due import QueuedOccurrences, queue_due_manifests
 from trax.manager.steps.failure_streaks import FailureStreaks, load_failure_streaks
 from trax.manager.steps.reaper import ReapedLeases, reap_expired_leases
 from trax.manager.steps.retries import QueuedRetries, queue_retries
+from trax.manager.steps.rollups import FoldedRuns, fold_rollups
 from trax.manager.steps.stale_runs import (
     StaleInProgressRuns,
     StalePendingRuns,
@@ -61,10 +62,13 @@ class CycleReport:
     work_entries_deleted: int = 0
     #: Steps or rows that failed and were skipped this cycle (each recorded as a failed run).
     faults: int = 0
+    #: Finished runs folded into the rollups (bookkeeping: alone, not worth a log line).
+    runs_folded: int = 0
+    rollups_deleted: int = 0
 
     def did_anything(self) -> bool:
-        """Whether any count is non-zero (cycles log only then)."""
-        return any(asdict(self).values())
+        """Whether any count but ``runs_folded`` is non-zero (cycles log only then)."""
+        return any(value for name, value in asdict(self).items() if name != "runs_folded")
 
 
 def report(
@@ -76,6 +80,7 @@ def report(
     dead_letters: DeadLettered,
     occurrences: QueuedOccurrences,
     dependents: QueuedDependents,
+    folded: FoldedRuns,
     cleaned: CleanedUp,
 ) -> CycleReport:
     """Gather the steps' counts."""
@@ -93,6 +98,8 @@ def report(
         runs_deleted=cleaned.runs,
         dead_letters_purged=cleaned.dead_letters,
         work_entries_deleted=cleaned.work_entries,
+        runs_folded=folded.runs,
+        rollups_deleted=cleaned.rollups,
     )
 
 
@@ -110,6 +117,7 @@ class ManagerCycle(trax.Train[Cycle, CycleReport]):
         isolated(lambda: DeadLettered(0))(create_dead_letters),
         isolated(lambda: QueuedOccurrences(0, 0))(queue_due_manifests),
         isolated(lambda: QueuedDependents(0))(queue_dependents),
+        isolated(lambda: FoldedRuns(0))(fold_rollups),
         isolated(lambda: CleanedUp(0, 0, 0))(clean_up),
         report,
     ]

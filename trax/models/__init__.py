@@ -20,6 +20,7 @@ from trax.models.log import Log
 from trax.models.manifest import Manifest
 from trax.models.manifest_group import ManifestGroup
 from trax.models.metadata import Metadata
+from trax.models.rollup import RollupWatermark, RunRollup
 from trax.models.runtime_settings import RuntimeSettings
 from trax.models.work_queue import WorkQueue
 from trax.models.worker import Worker
@@ -39,6 +40,8 @@ __all__ = [
     "ManifestGroup",
     "Metadata",
     "MisfirePolicy",
+    "RollupWatermark",
+    "RunRollup",
     "RuntimeSettings",
     "ScheduleType",
     "TrainState",

@@ -29,7 +29,16 @@ from trax.store.manifest import (
     manifest_save,
     manifest_set_enabled,
 )
-from trax.store.retention import Retired, retention_delete_finished
+from trax.store.retention import Retired, retention_delete_finished, retention_delete_rollups
+from trax.store.rollups import (
+    Folded,
+    RollupPoint,
+    RollupSeries,
+    RunStats,
+    rollup_by_train,
+    rollup_fold,
+    rollup_series,
+)
 from trax.store.runs.housekeeping import record_housekeeping_failure
 from trax.store.runs.metadata import (
     CancelRequestResult,
@@ -85,6 +94,7 @@ __all__ = [
     "Completion",
     "DispatchedRun",
     "ExtraWrite",
+    "Folded",
     "HostStamp",
     "IsolatedWrite",
     "JunctionProgress",
@@ -95,7 +105,10 @@ __all__ = [
     "QueuedEntry",
     "ReapReport",
     "Retired",
+    "RollupPoint",
+    "RollupSeries",
     "RunOutcome",
+    "RunStats",
     "audit_record",
     "background_job_claim",
     "background_job_complete",
@@ -133,6 +146,10 @@ __all__ = [
     "metadata_start",
     "record_housekeeping_failure",
     "retention_delete_finished",
+    "retention_delete_rollups",
+    "rollup_by_train",
+    "rollup_fold",
+    "rollup_series",
     "run_records_alias",
     "work_queue_cancel_lineage",
     "work_queue_dispatch",

@@ -11,8 +11,9 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from trax.models import DeadLetter, DeadLetterStatus, Metadata, TrainState, WorkQueue
+from trax.models import DeadLetter, DeadLetterStatus, Metadata, RunRollup, TrainState, WorkQueue
 from trax.models.choices import WorkQueueStatus
+from trax.models.rollup import HOUR, MINUTE
 from trax.store.runs.streaks import settled_before
 
 FINISHED = (TrainState.COMPLETED, TrainState.FAILED, TrainState.CANCELLED)
@@ -70,6 +71,35 @@ def retention_delete_finished(
         with transaction.atomic(using=using):
             runs += _delete([], batch, using=using).runs
     return Retired(work_entries=entries, runs=runs)
+
+
+def retention_delete_rollups(
+    minutes_before: datetime | None,
+    hours_before: datetime | None,
+    *,
+    batch_size: int = 1000,
+    max_batches: int = 10,
+    using: str,
+) -> int:
+    """Delete minute rollups of buckets starting before ``minutes_before`` and hour rollups
+    before ``hours_before`` (None keeps them), oldest first, at most ``max_batches`` statements
+    of ``batch_size`` rows each; returns how many. Each is a range of the rollups' key."""
+    deleted = 0
+    for width, before in ((MINUTE, minutes_before), (HOUR, hours_before)):
+        if before is None:
+            continue
+        for _ in range(max_batches):
+            ids = list(
+                RunRollup.objects.using(using)
+                .filter(bucket_seconds=width, bucket__lt=before)
+                .order_by("bucket")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if ids:
+                deleted += RunRollup.objects.using(using).filter(id__in=ids).delete()[0]
+            if len(ids) < batch_size:
+                break
+    return deleted
 
 
 def _kept_runs(ended_before: datetime, *, using: str) -> Q:

@@ -19,6 +19,8 @@ from trax.models import (
     Manifest,
     ManifestGroup,
     Metadata,
+    RollupWatermark,
+    RunRollup,
     RuntimeSettings,
     TrainState,
     Worker,
@@ -41,6 +43,8 @@ class Rows:
     leader: Leader
     settings_row: RuntimeSettings
     audit: Audit
+    rollup: RunRollup
+    watermark: RollupWatermark
 
     def by_model(self) -> dict[str, Model]:
         return {
@@ -55,6 +59,8 @@ class Rows:
             "leader": self.leader,
             "runtimesettings": self.settings_row,
             "audit": self.audit,
+            "runrollup": self.rollup,
+            "rollupwatermark": self.watermark,
         }
 
 
@@ -116,6 +122,11 @@ def rows(db: None) -> Rows:
     audit = Audit.objects.create(
         actor="admin", action="manifest.change", target="manifest:1", detail={"a": 1}
     )
+    minute = now.replace(second=0, microsecond=0)
+    rollup = RunRollup.objects.create(
+        bucket_seconds=60, bucket=minute, train="demo.greet", outcome="failed", runs=1, started=1
+    )
+    watermark = RollupWatermark.objects.create(id=1, folded_end_time=now, settled_before=now)
     return Rows(
         group=group,
         manifest=manifest,
@@ -129,4 +140,6 @@ def rows(db: None) -> Rows:
         leader=leader,
         settings_row=settings_row,
         audit=audit,
+        rollup=rollup,
+        watermark=watermark,
     )

@@ -29,6 +29,8 @@ ALL_MODELS = [
     "leader",
     "runtimesettings",
     "audit",
+    "runrollup",
+    "rollupwatermark",
 ]
 ENGINE_OWNED = [
     "metadata",
@@ -39,6 +41,8 @@ ENGINE_OWNED = [
     "worker",
     "leader",
     "audit",
+    "runrollup",
+    "rollupwatermark",
 ]
 
 

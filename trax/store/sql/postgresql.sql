@@ -173,3 +173,119 @@ WITH chosen AS MATERIALIZED (
     SELECT run_id, %(priority)s, STATEMENT_TIMESTAMP(), 1 FROM chosen ORDER BY ord
 )
 SELECT pg_notify(%(channel)s, '')
+
+-- name: rollup_checkpoint
+-- The fold's view of the transactions that may still commit a finished run (see
+-- trax/store/rollups.py): the database's time; whether the last checkpoint still waits on
+-- one of its transactions; the virtual transaction ids open now that may hold such a run.
+-- Open now: in this database, of a user's session (not autovacuum), neither failed nor idle in
+-- a transaction that has written nothing (its next write is stamped later than now). A
+-- checkpoint's transaction stops holding it when it ends, or when it has written nothing and
+-- runs no statement begun by then. A session this role may not see into (no
+-- pg_read_all_stats) has no state: it holds until its transaction ends.
+SELECT STATEMENT_TIMESTAMP(),
+    EXISTS (
+        SELECT 1 FROM pg_locks AS lock
+        LEFT JOIN pg_stat_activity AS session ON session.pid = lock.pid
+        WHERE lock.locktype = 'virtualxid' AND lock.granted
+            AND lock.virtualxid = ANY(%(waiting_on)s::text[])
+            AND session.state IS DISTINCT FROM 'idle in transaction (aborted)'
+            AND (session.state IS NULL OR session.state = 'disabled'
+                 OR session.backend_xid IS NOT NULL
+                 OR (session.state <> 'idle in transaction'
+                     AND session.query_start <= %(checkpoint_at)s))
+    ),
+    ARRAY(
+        SELECT lock.virtualxid FROM pg_locks AS lock
+        JOIN pg_stat_activity AS session ON session.pid = lock.pid
+        WHERE lock.locktype = 'virtualxid' AND lock.granted AND lock.pid <> pg_backend_pid()
+            AND session.datname = current_database() AND session.usesysid IS NOT NULL
+            AND session.state IS DISTINCT FROM 'idle in transaction (aborted)'
+            AND NOT (session.state IS NOT DISTINCT FROM 'idle in transaction'
+                     AND session.backend_xid IS NULL)
+        ORDER BY 1
+    )::text[]
+
+-- name: rollup_fold
+-- Fold the next finished runs past the watermark, (end_time, id) order, ended before the
+-- settled point, at most %(limit)s of them, into their minute and hour buckets (minute buckets
+-- only from %(minute_since)s on), under their train and, but housekeeping (trax.*), under
+-- train '' (all trains): one upsert per bucket, train and outcome, in key order. Returns how
+-- many runs the batch held and the last one's (end_time, id).
+WITH batch AS MATERIALIZED (
+    SELECT id, name, train_state, end_time, start_time, scheduled_time, created_at, work_queue_id
+    FROM trax_metadata
+    WHERE end_time >= %(after_end)s AND end_time < %(before)s
+        AND (end_time, id) > (%(after_end)s, %(after_id)s)
+    ORDER BY end_time, id
+    LIMIT %(limit)s
+), timed AS (
+    SELECT batch.name, batch.train_state, batch.end_time,
+        CASE WHEN batch.start_time IS NOT NULL THEN
+            GREATEST(EXTRACT(EPOCH FROM batch.end_time - batch.start_time), 0)::float8
+        END AS duration,
+        -- Due: the occurrence's scheduled time, else when its work was queued, else when the
+        -- run was made. A clock skew between hosts can make it negative: counted as 0.
+        CASE WHEN batch.start_time IS NOT NULL THEN
+            GREATEST(EXTRACT(EPOCH FROM batch.start_time - COALESCE(
+                batch.scheduled_time, entry.created_at, batch.created_at)), 0)::float8
+        END AS wait
+    FROM batch LEFT JOIN trax_work_queue AS entry ON entry.id = batch.work_queue_id
+    WHERE batch.train_state IN ('completed', 'failed', 'cancelled')
+), buckets AS (
+    SELECT spans.seconds AS bucket_seconds,
+        date_trunc(CASE spans.seconds WHEN 60 THEN 'minute' ELSE 'hour' END, timed.end_time,
+            'UTC') AS bucket,
+        CASE sets.total WHEN 0 THEN timed.name ELSE '' END AS train,
+        timed.train_state AS outcome, count(*) AS runs,
+        count(timed.duration) AS started, COALESCE(sum(timed.duration), 0) AS duration_total,
+        max(timed.duration) AS duration_max, COALESCE(sum(timed.wait), 0) AS wait_total,
+        max(timed.wait) AS wait_max
+    FROM timed CROSS JOIN (VALUES (60), (3600)) AS spans(seconds)
+    CROSS JOIN (VALUES (0), (1)) AS sets(total)
+    WHERE (spans.seconds = 3600 OR timed.end_time >= %(minute_since)s)
+        AND (sets.total = 0 OR substr(timed.name, 1, 5) <> 'trax.')
+    GROUP BY 1, 2, 3, 4
+), upserted AS (
+    INSERT INTO trax_run_rollup AS rollup (bucket_seconds, bucket, train, outcome, runs,
+        started, duration_total, duration_max, wait_total, wait_max)
+    SELECT * FROM buckets ORDER BY 1, 2, 3, 4
+    ON CONFLICT (bucket_seconds, bucket, train, outcome) DO UPDATE SET
+        runs = rollup.runs + EXCLUDED.runs,
+        started = rollup.started + EXCLUDED.started,
+        duration_total = rollup.duration_total + EXCLUDED.duration_total,
+        duration_max = GREATEST(rollup.duration_max, EXCLUDED.duration_max),
+        wait_total = rollup.wait_total + EXCLUDED.wait_total,
+        wait_max = GREATEST(rollup.wait_max, EXCLUDED.wait_max)
+)
+SELECT (SELECT count(*) FROM batch), last.end_time, last.id
+FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+    SELECT end_time, id FROM batch ORDER BY end_time DESC, id DESC LIMIT 1
+) AS last ON true
+
+-- name: rollup_series
+-- Finished runs of train %(train)s ('': all trains but housekeeping) per bucket of
+-- %(width)s seconds from %(first)s to %(until)s: one row per bucket with runs, by outcome
+-- (epoch seconds, completed, failed, cancelled, started, duration total and max, wait total
+-- and max). Reads trax_run_rollup_train_idx: a row per bucket and outcome.
+SELECT EXTRACT(EPOCH FROM bucket)::bigint,
+    COALESCE(sum(runs) FILTER (WHERE outcome = 'completed'), 0),
+    COALESCE(sum(runs) FILTER (WHERE outcome = 'failed'), 0),
+    COALESCE(sum(runs) FILTER (WHERE outcome = 'cancelled'), 0),
+    sum(started), sum(duration_total), max(duration_max), sum(wait_total), max(wait_max)
+FROM trax_run_rollup
+WHERE train = %(train)s AND bucket_seconds = %(width)s AND bucket >= %(first)s
+    AND bucket < %(until)s
+GROUP BY bucket
+
+-- name: rollup_series_every_train
+-- The same over every train's own rows, housekeeping included.
+SELECT EXTRACT(EPOCH FROM bucket)::bigint,
+    COALESCE(sum(runs) FILTER (WHERE outcome = 'completed'), 0),
+    COALESCE(sum(runs) FILTER (WHERE outcome = 'failed'), 0),
+    COALESCE(sum(runs) FILTER (WHERE outcome = 'cancelled'), 0),
+    sum(started), sum(duration_total), max(duration_max), sum(wait_total), max(wait_max)
+FROM trax_run_rollup
+WHERE train <> '' AND bucket_seconds = %(width)s AND bucket >= %(first)s
+    AND bucket < %(until)s
+GROUP BY bucket

@@ -17,3 +17,76 @@ UPDATE trax_metadata SET train_state = 'in_progress',
     host_name = %s, host_environment = %s, host_instance_id = %s, host_labels = %s
 WHERE id IN ({ids}) AND train_state = 'pending'
 RETURNING id, name, input, external_id, manifest_id, parent_id, attempt, work_queue_id
+
+-- name: rollup_fold_bound
+-- The next batch of finished runs past the watermark, (end_time, id) order, ended before the
+-- settled point (parameters: after_end, after_end, after_id, before, limit): how many, and the
+-- last one's (end_time, id) as stored (text: the watermark compares as the index does).
+WITH batch AS MATERIALIZED (
+    SELECT end_time, id FROM trax_metadata
+    WHERE end_time >= %s AND (end_time, id) > (%s, %s) AND end_time < %s
+    ORDER BY end_time, id
+    LIMIT %s
+), last AS (
+    SELECT end_time, id FROM batch ORDER BY end_time DESC, id DESC LIMIT 1
+)
+SELECT (SELECT count(*) FROM batch), CAST(last.end_time AS TEXT), last.id FROM last
+
+-- name: rollup_fold
+-- Fold the runs of that batch (parameters: after_end, after_end, after_id, last_end, last_id,
+-- minute_since) into their minute and hour buckets, under their train and (but housekeeping)
+-- under train '' (all trains); see the PostgreSQL query of that name.
+INSERT INTO trax_run_rollup (bucket_seconds, bucket, train, outcome, runs, started,
+    duration_total, duration_max, wait_total, wait_max)
+SELECT spans.seconds,
+    CASE spans.seconds WHEN 60 THEN STRFTIME('%%Y-%%m-%%d %%H:%%M:00', run.end_time)
+        ELSE STRFTIME('%%Y-%%m-%%d %%H:00:00', run.end_time) END,
+    CASE sets.total WHEN 0 THEN run.name ELSE '' END, run.train_state, count(*),
+    count(run.start_time),
+    -- scalar max() is NULL when an argument is: a run that never started has no duration.
+    COALESCE(sum(max((julianday(run.end_time) - julianday(run.start_time)) * 86400.0, 0)), 0),
+    max(max((julianday(run.end_time) - julianday(run.start_time)) * 86400.0, 0)),
+    COALESCE(sum(max((julianday(run.start_time) - julianday(COALESCE(
+        run.scheduled_time, entry.created_at, run.created_at))) * 86400.0, 0)), 0),
+    max(max((julianday(run.start_time) - julianday(COALESCE(
+        run.scheduled_time, entry.created_at, run.created_at))) * 86400.0, 0))
+FROM trax_metadata AS run
+LEFT JOIN trax_work_queue AS entry ON entry.id = run.work_queue_id
+CROSS JOIN (SELECT 60 AS seconds UNION ALL SELECT 3600) AS spans
+CROSS JOIN (SELECT 0 AS total UNION ALL SELECT 1) AS sets
+WHERE run.end_time >= %s AND (run.end_time, run.id) > (%s, %s)
+    AND (run.end_time, run.id) <= (%s, %s)
+    AND run.train_state IN ('completed', 'failed', 'cancelled')
+    AND (spans.seconds = 3600 OR run.end_time >= %s)
+    AND (sets.total = 0 OR substr(run.name, 1, 5) <> 'trax.')
+GROUP BY 1, 2, 3, 4
+ON CONFLICT (bucket_seconds, bucket, train, outcome) DO UPDATE SET
+    runs = runs + excluded.runs,
+    started = started + excluded.started,
+    duration_total = duration_total + excluded.duration_total,
+    duration_max = max(COALESCE(duration_max, excluded.duration_max),
+                       COALESCE(excluded.duration_max, duration_max)),
+    wait_total = wait_total + excluded.wait_total,
+    wait_max = max(COALESCE(wait_max, excluded.wait_max), COALESCE(excluded.wait_max, wait_max))
+
+-- name: rollup_series
+-- See the PostgreSQL query of that name (parameters: train, width, first, until).
+SELECT CAST(STRFTIME('%%s', bucket) AS INTEGER),
+    sum(CASE WHEN outcome = 'completed' THEN runs ELSE 0 END),
+    sum(CASE WHEN outcome = 'failed' THEN runs ELSE 0 END),
+    sum(CASE WHEN outcome = 'cancelled' THEN runs ELSE 0 END),
+    sum(started), sum(duration_total), max(duration_max), sum(wait_total), max(wait_max)
+FROM trax_run_rollup
+WHERE train = %s AND bucket_seconds = %s AND bucket >= %s AND bucket < %s
+GROUP BY bucket
+
+-- name: rollup_series_every_train
+-- See the PostgreSQL query of that name (parameters: width, first, until).
+SELECT CAST(STRFTIME('%%s', bucket) AS INTEGER),
+    sum(CASE WHEN outcome = 'completed' THEN runs ELSE 0 END),
+    sum(CASE WHEN outcome = 'failed' THEN runs ELSE 0 END),
+    sum(CASE WHEN outcome = 'cancelled' THEN runs ELSE 0 END),
+    sum(started), sum(duration_total), max(duration_max), sum(wait_total), max(wait_max)
+FROM trax_run_rollup
+WHERE train <> '' AND bucket_seconds = %s AND bucket >= %s AND bucket < %s
+GROUP BY bucket
