@@ -1,5 +1,10 @@
-"""WebSocket routes of the dashboard (the live views arrive with the dashboard issue)."""
+"""WebSocket routes of the dashboard, mounted by the project's ASGI router."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from dashboard.consumers import LiveConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    # Channels routes ASGI applications through Django's path(); its stubs type only views.
+    path("trax/live/", LiveConsumer.as_asgi(), name="live"),  # type: ignore[arg-type]
+]

@@ -6,6 +6,7 @@ from trax.store.background_jobs.claim import ClaimedRun, background_job_claim
 from trax.store.background_jobs.completion import Completion, background_job_complete
 from trax.store.background_jobs.reaper import ReapReport, background_job_reap_expired
 from trax.store.batches import IsolatedWrite, write_isolating
+from trax.store.changes import change_marker
 from trax.store.clock import database_now
 from trax.store.dead_letter import (
     dead_letter_acknowledge,
@@ -113,6 +114,7 @@ __all__ = [
     "background_job_claim",
     "background_job_complete",
     "background_job_reap_expired",
+    "change_marker",
     "database_now",
     "dead_letter_acknowledge",
     "dead_letter_create",
