@@ -2,7 +2,8 @@
 #
 #   make install      create .venv and install the package with its test and dev extras
 #   make run          migrate, create admin/admin if there is no user, serve on 127.0.0.1:PORT
-#   make test         full suite: checks, ruff, mypy, pytest on a throwaway PostgreSQL and on SQLite
+#   make test         full suite: checks, ruff, mypy, pytest on a throwaway PostgreSQL and on SQLite;
+#                     browser tests in Debian's Chromium (installed when missing, as root)
 #   make test-sqlite  pytest on SQLite only (quick)
 #   make lint         ruff + mypy
 #   make check        manage.py check + makemigrations --check
@@ -39,7 +40,7 @@ export VENV PORT PYTEST_ARGS SCHEDULER FAIL_FAST SECRET_KEY
 .PHONY: help install run test test-sqlite lint check bench pg-start pg-stop pg-shell clean
 
 help:
-	@sed -n '3,16s/^# \{0,1\}//p' Makefile
+	@sed -n '3,17s/^# \{0,1\}//p' Makefile
 
 install: $(STAMP)
 

@@ -61,6 +61,23 @@ def _run_records_follow_atomic_tests(request: pytest.FixtureRequest) -> Iterator
     yield
 
 
+def child_database_url() -> str:
+    """``DATABASE_URL`` of this run's test database, for processes that tests start. Call it once
+    pytest-django created the database: in a test, or a fixture that uses ``django_db_setup``."""
+    from urllib.parse import quote
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return "postgres://{user}:{password}@{host}:{port}/{name}".format(
+            user=quote(settings_dict["USER"] or ""),
+            password=quote(settings_dict["PASSWORD"] or ""),
+            host=settings_dict["HOST"] or "localhost",
+            port=settings_dict["PORT"] or 5432,
+            name=settings_dict["NAME"],
+        )
+    return f"sqlite:///{settings_dict['NAME']}"
+
+
 @pytest.fixture
 def child_process_env() -> dict[str, str]:
     """Environment for a real child process (``manage.py ...``) pointed at this test's database.
@@ -68,20 +85,8 @@ def child_process_env() -> dict[str, str]:
     Use with ``django_db(transaction=True)`` so the child sees what the test committed.
     """
     import os
-    from urllib.parse import quote
 
-    settings_dict = connection.settings_dict
-    if connection.vendor == "postgresql":
-        url = "postgres://{user}:{password}@{host}:{port}/{name}".format(
-            user=quote(settings_dict["USER"] or ""),
-            password=quote(settings_dict["PASSWORD"] or ""),
-            host=settings_dict["HOST"] or "localhost",
-            port=settings_dict["PORT"] or 5432,
-            name=settings_dict["NAME"],
-        )
-    else:
-        url = f"sqlite:///{settings_dict['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, "DATABASE_URL": child_database_url(), "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture(autouse=True)
