@@ -20,6 +20,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not (user.is_authenticated and user.is_active and user.is_staff):
+            # Accepted only to say why: a socket refused at the handshake reaches the page as
+            # an anonymous 1006, and the page would keep retrying.
+            await self.accept()
             await self.close(code=FORBIDDEN)
             return
         await self.channel_layer.group_add(GROUP, self.channel_name)

@@ -51,9 +51,10 @@ def socket(who: Any) -> WebsocketCommunicator:
 async def test_anonymous_and_non_staff_sockets_are_refused(staff: bool | None) -> None:
     who = AnonymousUser() if staff is None else await user(staff=staff)
 
-    connected, code = await socket(who).connect()
+    communicator = socket(who)
+    await communicator.connect()
 
-    assert (connected, code) == (False, FORBIDDEN)
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": FORBIDDEN}
 
 
 @pytest.mark.asyncio
