@@ -21,18 +21,22 @@ with the due manifests, not with the total. This is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchkit import (
+    bench_database,
+    holds_rows,
+    positive_int,
+    refuse,
+    setup_django,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 GROUPS = 10
@@ -51,16 +55,6 @@ def parse_sizes(value: str) -> list[tuple[int, int]]:
             raise argparse.ArgumentTypeError(f"{part!r}: need 0 < DUE <= TOTAL")
         sizes.append((total, due))
     return sizes
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
-    return number
 
 
 def arguments() -> argparse.Namespace:
@@ -83,71 +77,7 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def refuse(message: str) -> None:
-    print(f"manager_cycle: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 # ── the scratch database ─────────────────────────────────────────────────────────────────────
-
-
-@contextmanager
-def scratch_postgresql(url: str, name: str, *, reset: bool) -> Iterator[str]:
-    """Create database ``name`` on the server of ``url``; yield its URL; drop it afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    scratch_url = urlunsplit(parts._replace(path=f"/{name}"))
-    admin = psycopg.connect(url, autocommit=True)
-    try:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists:
-            with psycopg.connect(scratch_url) as probe:
-                manifests = has_manifests(probe)
-            if manifests and not reset:
-                refuse(f"database {name} already holds manifests; pass --reset to replace it")
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield scratch_url
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    finally:
-        admin.close()
-
-
-def has_manifests(connection: Any) -> bool:
-    cursor = connection.cursor()
-    cursor.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = 'trax_manifest'"
-        if connection.__class__.__module__.startswith("psycopg")
-        else "SELECT 1 FROM sqlite_master WHERE name = 'trax_manifest'"
-    )
-    if cursor.fetchone() is None:
-        return False
-    cursor.execute("SELECT 1 FROM trax_manifest LIMIT 1")
-    return cursor.fetchone() is not None
-
-
-@contextmanager
-def scratch_sqlite() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="trax-bench-") as folder:
-        yield f"sqlite:///{folder}/bench.sqlite3"
-
-
-def setup_django(url: str) -> None:
-    os.environ.setdefault("SECRET_KEY", "django-insecure-bench-only-never-deploy-this-key")
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the cycle logs what it queued
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
 
 
 # ── the benchmark ────────────────────────────────────────────────────────────────────────────
@@ -325,18 +255,13 @@ def print_table(results: list[Result], vendor: str, runs: int) -> None:
 
 def main() -> None:
     args = arguments()
-    url = os.environ.get("DATABASE_URL", "")
-    is_postgresql = url.startswith(("postgres://", "postgresql://"))
-    if not is_postgresql and not args.allow_sqlite:
-        refuse("DATABASE_URL must point at PostgreSQL (or pass --allow-sqlite)")
-
-    database: AbstractContextManager[str]
-    if args.in_place:
-        database = nullcontext(url)
-    elif is_postgresql:
-        database = scratch_postgresql(url, args.database, reset=args.reset)
-    else:
-        database = scratch_sqlite()
+    database = bench_database(
+        name=args.database,
+        in_place=args.in_place,
+        allow_sqlite=args.allow_sqlite,
+        guard_table="trax_manifest",
+        reset=args.reset,
+    )
     with database as target:
         setup_django(target)
         from django.db import connections
@@ -345,7 +270,11 @@ def main() -> None:
 
         alias = run_records_alias()
         connections[alias].ensure_connection()
-        if args.in_place and has_manifests(connections[alias].connection) and not args.reset:
+        if (
+            args.in_place
+            and holds_rows(connections[alias].connection, "trax_manifest")
+            and not args.reset
+        ):
             refuse("the database already holds manifests; pass --reset to empty it")
         from django.core.management import call_command
 

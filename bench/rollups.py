@@ -34,31 +34,24 @@ asked for, neither the history. This is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from benchkit import (
+    bench_database,
+    holds_rows,
+    positive_int,
+    refuse,
+    setup_django,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TRAIN = "bench.train_"
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
-    return number
 
 
 def sizes(value: str) -> list[int]:
@@ -83,71 +76,7 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def refuse(message: str) -> None:
-    print(f"rollups: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 # ── the scratch database ─────────────────────────────────────────────────────────────────────
-
-
-@contextmanager
-def scratch_postgresql(url: str, name: str, *, reset: bool) -> Iterator[str]:
-    """Create database ``name`` on the server of ``url``; yield its URL; drop it afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    scratch_url = urlunsplit(parts._replace(path=f"/{name}"))
-    admin = psycopg.connect(url, autocommit=True)
-    try:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists:
-            with psycopg.connect(scratch_url) as probe:
-                runs = has_runs(probe)
-            if runs and not reset:
-                refuse(f"database {name} already holds runs; pass --reset to replace it")
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield scratch_url
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    finally:
-        admin.close()
-
-
-def has_runs(connection: Any) -> bool:
-    cursor = connection.cursor()
-    cursor.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_name = 'trax_metadata'"
-        if connection.__class__.__module__.startswith("psycopg")
-        else "SELECT 1 FROM sqlite_master WHERE name = 'trax_metadata'"
-    )
-    if cursor.fetchone() is None:
-        return False
-    cursor.execute("SELECT 1 FROM trax_metadata LIMIT 1")
-    return cursor.fetchone() is not None
-
-
-@contextmanager
-def scratch_sqlite() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="trax-bench-") as folder:
-        yield f"sqlite:///{folder}/bench.sqlite3"
-
-
-def setup_django(url: str) -> None:
-    os.environ.setdefault("SECRET_KEY", "django-insecure-bench-only-never-deploy-this-key")
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
 
 
 # ── SQL helpers ──────────────────────────────────────────────────────────────────────────────
@@ -521,17 +450,13 @@ def print_tables(results: list[Result], args: argparse.Namespace, server: str) -
 
 def main() -> None:
     args = arguments()
-    url = os.environ.get("DATABASE_URL", "")
-    is_postgresql = url.startswith(("postgres://", "postgresql://"))
-    if not is_postgresql and not args.allow_sqlite:
-        refuse("DATABASE_URL must point at PostgreSQL (or pass --allow-sqlite)")
-    database: AbstractContextManager[str]
-    if args.in_place:
-        database = nullcontext(url)
-    elif is_postgresql:
-        database = scratch_postgresql(url, args.database, reset=args.reset)
-    else:
-        database = scratch_sqlite()
+    database = bench_database(
+        name=args.database,
+        in_place=args.in_place,
+        allow_sqlite=args.allow_sqlite,
+        guard_table="trax_metadata",
+        reset=args.reset,
+    )
     with database as target:
         setup_django(target)
         from django.core.management import call_command
@@ -540,7 +465,8 @@ def main() -> None:
         from trax.store import run_records_alias
 
         connections[run_records_alias()].ensure_connection()
-        held = args.in_place and has_runs(connections[run_records_alias()].connection)
+        raw = connections[run_records_alias()].connection
+        held = args.in_place and holds_rows(raw, "trax_metadata")
         if held and not args.reset:
             refuse("the database already holds runs; pass --reset to empty it")
         call_command("migrate", verbosity=0)

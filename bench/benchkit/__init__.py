@@ -15,9 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -71,9 +72,12 @@ def short(number: int) -> str:
 
 
 @contextmanager
-def scratch_postgresql(url: str, name: str) -> Iterator[str]:
-    """Create database ``name`` (replacing a leftover one) on the server of ``url``; yield its
-    URL; drop it afterwards."""
+def scratch_postgresql(
+    url: str, name: str, *, guard_table: str | None = None, reset: bool = True
+) -> Iterator[str]:
+    """Create database ``name`` on the server of ``url``, replacing a leftover one; yield its
+    URL; drop it afterwards. With ``guard_table`` and not ``reset``, a leftover database whose
+    table of that name holds rows is refused instead (someone's data, not a bench's)."""
     import psycopg
     from psycopg import sql
 
@@ -83,6 +87,11 @@ def scratch_postgresql(url: str, name: str) -> Iterator[str]:
     scratch_url = urlunsplit(parts._replace(path=f"/{name}"))
     admin = psycopg.connect(url, autocommit=True)
     try:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and guard_table and not reset:
+            with psycopg.connect(scratch_url) as probe:
+                if holds_rows(probe, guard_table):
+                    refuse(f"database {name} already holds {guard_table} rows; pass --reset")
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
@@ -98,6 +107,44 @@ def scratch_postgresql(url: str, name: str) -> Iterator[str]:
             )
     finally:
         admin.close()
+
+
+@contextmanager
+def scratch_sqlite() -> Iterator[str]:
+    """A scratch SQLite file's URL, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="trax-bench-") as folder:
+        yield f"sqlite:///{folder}/bench.sqlite3"
+
+
+def bench_database(
+    *, name: str, in_place: bool, allow_sqlite: bool, guard_table: str, reset: bool
+) -> AbstractContextManager[str]:
+    """Where a bench runs, from DATABASE_URL: that database itself (``in_place``), a scratch
+    database ``name`` on its PostgreSQL server, or a scratch SQLite file (``allow_sqlite``)."""
+    url = os.environ.get("DATABASE_URL", "")
+    is_postgresql = url.startswith(("postgres://", "postgresql://"))
+    if not is_postgresql and not allow_sqlite:
+        refuse("DATABASE_URL must point at PostgreSQL (or pass --allow-sqlite)")
+    if in_place:
+        return nullcontext(url)
+    if is_postgresql:
+        return scratch_postgresql(url, name, guard_table=guard_table, reset=reset)
+    return scratch_sqlite()
+
+
+def holds_rows(connection: Any, table: str) -> bool:
+    """Whether ``table`` exists on a DB-API ``connection`` (psycopg or sqlite3) and has rows."""
+    cursor = connection.cursor()
+    cursor.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = %s"
+        if connection.__class__.__module__.startswith("psycopg")
+        else "SELECT 1 FROM sqlite_master WHERE name = ?",
+        [table],
+    )
+    if cursor.fetchone() is None:
+        return False
+    cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+    return cursor.fetchone() is not None
 
 
 def setup_django(
