@@ -21,6 +21,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Inside the venv, so deleting the venv forces a reinstall.
 STAMP := $(VENV)/.install-stamp
+RUN_STAMP := $(VENV)/.install-run-stamp
 PG_STATE := .pg/state
 
 PORT ?= 8000
@@ -47,9 +48,15 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	bash scripts/venv.sh "$(PYTHON)" "$(VENV)"
 	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test,dev]'
+	touch $(RUN_STAMP) $@
+
+# What running needs only (no test or lint tools): `make run` on a fresh machine.
+$(RUN_STAMP): pyproject.toml
+	bash scripts/venv.sh "$(PYTHON)" "$(VENV)"
+	$(BIN)/python -m pip install --disable-pip-version-check -e .
 	touch $@
 
-run: install
+run: $(RUN_STAMP)
 	exec bash scripts/run.sh
 
 test: install

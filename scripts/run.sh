@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Serve the example project for a look around: migrate, make sure a superuser exists, then
-# exec daphne in the foreground (Ctrl+C stops it). Called by `make run`.
+# run daphne until Ctrl+C (which stops everything, status 0). Called by `make run`.
 #
 # Environment: PORT (default 8000), VENV (default .venv), DATABASE_URL (default: the SQLite
 # file of project/settings.py), SCHEDULER (see below).
@@ -32,6 +32,9 @@ if not User.objects.exists():
 # The Makefile's default is `manage.py trax_scheduler`; SCHEDULER= (empty) starts none. It
 # runs in the background; Ctrl+C (or daphne ending for any reason) stops it too.
 # ---------------------------------------------------------------------------------------
+interrupted=0
+trap 'interrupted=1' INT
+
 if [[ -n ${SCHEDULER:-} ]]; then
     echo "Starting scheduler: $SCHEDULER"
     # Background commands of a script ignore SIGINT unless told otherwise; SCHEDULER is
@@ -39,16 +42,42 @@ if [[ -n ${SCHEDULER:-} ]]; then
     # shellcheck disable=SC2086
     (trap - INT QUIT && exec $SCHEDULER) &
     scheduler_pid=$!
-    trap 'kill -TERM "$scheduler_pid" 2>/dev/null; wait "$scheduler_pid" 2>/dev/null' EXIT
+    # A Ctrl+C reached the scheduler too (same process group): then only wait for its graceful
+    # stop; a second signal would cut it short.
+    trap '[[ $interrupted == 1 ]] || kill -TERM "$scheduler_pid" 2>/dev/null
+          wait "$scheduler_pid" 2>/dev/null' EXIT
 fi
 
-cat <<EOF
+# Quiet: daphne writes no access-log line per request (static files included); errors and
+# the project's own log lines still show. Ctrl+C stops everything and ends with status 0.
+(trap - INT QUIT && exec "$bin/daphne" -v 0 -b 127.0.0.1 -p "$port" project.asgi:application) &
+daphne_pid=$!
+for _ in $(seq 1 300); do # up to 30 s for the port to open
+    kill -0 "$daphne_pid" 2>/dev/null || break
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+done
 
-Serving the example project with daphne (Ctrl+C to stop):
-    http://127.0.0.1:$port/          home
+if kill -0 "$daphne_pid" 2>/dev/null; then
+    cat <<EOF
+
+The example project is running (Ctrl+C stops it):
+    http://127.0.0.1:$port/trax/     the trax console (staff only)
     http://127.0.0.1:$port/admin/    Django admin (admin / admin if created above)
-    http://127.0.0.1:$port/trax/     trax dashboard
-
+    http://127.0.0.1:$port/          home
 EOF
-# Not exec'd, so the EXIT trap above stops the scheduler whichever way daphne ends.
-"$bin/daphne" -b 127.0.0.1 -p "$port" project.asgi:application
+    if [[ -n ${SCHEDULER:-} ]]; then
+        echo "Alongside runs a scheduler: the manager, the dispatcher, local workers, the demo schedules."
+    fi
+    echo
+fi
+
+status=0
+while kill -0 "$daphne_pid" 2>/dev/null; do
+    status=0
+    wait "$daphne_pid" || status=$? # set -e: a wait cut short by Ctrl+C must not end the script
+done
+if [[ $interrupted == 1 ]]; then
+    exit 0
+fi
+exit "$status"
