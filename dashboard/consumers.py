@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from dashboard.access import may_view
 from dashboard.live.hub import GROUP, hub
 
 #: Close code for a socket refused for want of a staff session (4000-4999: the application's).
@@ -18,8 +20,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     The page sends nothing yet: anything it sends gets an error message naming the problem."""
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not (user.is_authenticated and user.is_active and user.is_staff):
+        if not await database_sync_to_async(may_view)(self.scope.get("user")):
             # Accepted only to say why: a socket refused at the handshake reaches the page as
             # an anonymous 1006, and the page would keep retrying.
             await self.accept()

@@ -1,9 +1,9 @@
 """Dashboard pages: staff only."""
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from dashboard.access import console_page
 from dashboard.charts import runs_per_minute
 from dashboard.overview import build_overview
 from dashboard.runs import COUNT_CAP, runs_page
@@ -16,7 +16,7 @@ from trax.store import database_now, run_records_alias
 FRAGMENT_HEADER = "HTTP_X_TRAX_FRAGMENT"
 
 
-@staff_member_required
+@console_page
 def overview(request: HttpRequest) -> HttpResponse:
     """What runs, waits, fails and works now, with the last hour and day from the rollups."""
     using = run_records_alias()
@@ -29,7 +29,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/overview.html", context)
 
 
-@staff_member_required
+@console_page
 def runs(request: HttpRequest) -> HttpResponse:
     """Every run, searched and paged by key; a search it cannot read is an error naming the
     term, with no runs shown."""

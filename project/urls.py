@@ -4,7 +4,6 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 
-
 def no_favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico on every page: answer "nothing" instead of a logged 404."""
     return HttpResponse(status=204)

@@ -267,6 +267,10 @@ def _user(username: str, *, staff: bool) -> Any:
         is_staff=staff,
     )
     user.save()
+    if staff:  # an operator: staff with the console's view permission
+        from django.contrib.auth.models import Permission
+
+        user.user_permissions.add(Permission.objects.get(codename="view_console"))
     return user
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AnonymousUser
 import trax
 from dashboard.consumers import FORBIDDEN, LiveConsumer
 from dashboard.live.hub import hub, topics_of
+from tests.dashboard.users import operator
 from trax.events.channels import CAPACITY_FREED, JOBS_READY, WORK_QUEUED
 from trax.events.listener import RECONNECTED
 
@@ -33,7 +34,9 @@ async def fast_hub(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
     await hub.stop()
 
 
-async def user(*, staff: bool) -> Any:
+async def user(*, staff: bool, may_view: bool = True) -> Any:
+    if staff and may_view:
+        return await database_sync_to_async(operator)()
     return await database_sync_to_async(get_user_model().objects.create_user)(
         f"u-{staff}", password="x", is_staff=staff
     )
@@ -47,11 +50,14 @@ def socket(who: Any) -> WebsocketCommunicator:
 
 @pytest.mark.asyncio
 @in_a_transactional_db
-@pytest.mark.parametrize("staff", [None, False])
-async def test_anonymous_and_non_staff_sockets_are_refused(staff: bool | None) -> None:
-    who = AnonymousUser() if staff is None else await user(staff=staff)
+@pytest.mark.parametrize("who", ["anonymous", "not staff", "staff without view_console"])
+async def test_sockets_of_those_who_may_not_view_the_console_are_refused(who: str) -> None:
+    if who == "anonymous":
+        refused: Any = AnonymousUser()
+    else:
+        refused = await user(staff=who != "not staff", may_view=False)
 
-    communicator = socket(who)
+    communicator = socket(refused)
     await communicator.connect()
 
     assert await communicator.receive_output() == {"type": "websocket.close", "code": FORBIDDEN}

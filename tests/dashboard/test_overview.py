@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import trax
+from tests.dashboard.users import operator
 from trax.models import DeadLetter, Leader, Manifest, Metadata, TrainState, Worker, WorkQueue
 from trax.store import rollup_fold
 from trax.testing import drain
@@ -23,8 +24,7 @@ URL = reverse("dashboard:overview")
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    user = get_user_model().objects.create_user("ops", password="x", is_staff=True)
-    client.force_login(user)
+    client.force_login(operator())
     return client
 
 
@@ -110,3 +110,13 @@ def test_durations_read_in_human_units() -> None:
         "1 h 30 min",
     ]
     assert (percent(None), percent(0.9731)) == ("—", "97.3 %")
+
+
+@pytest.mark.parametrize("url", [URL, reverse("dashboard:runs")])
+def test_staff_without_the_view_permission_are_refused_naming_it(client: Client, url: str) -> None:
+    client.force_login(operator("no-view", permissions=()))
+
+    response = client.get(url)
+
+    assert response.status_code == 403
+    assert b"trax.view_console" in response.content

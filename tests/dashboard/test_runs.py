@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
 from dashboard import runs as runs_module
 from dashboard.search import SearchError, parse_search
+from tests.dashboard.users import operator
 from trax.models import Metadata, TrainState
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ URL = reverse("dashboard:runs")
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("ops", password="x", is_staff=True))
+    client.force_login(operator())
     return client
 
 

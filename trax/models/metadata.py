@@ -68,6 +68,18 @@ class Metadata(models.Model):
         ordering = ["-id"]
         verbose_name = "run"
         verbose_name_plural = "runs"
+        # The console's permissions, one per kind of act, so a read-only operator is a staff
+        # user with view_console alone (docs/dashboard.md).
+        permissions = [
+            ("view_console", "Can view the trax console"),
+            ("cancel_run", "Can cancel runs from the console"),
+            ("resolve_dead_letter", "Can retry and acknowledge dead letters from the console"),
+            (
+                "manage_schedules",
+                "Can trigger, enable, disable and edit schedules",
+            ),
+            ("change_runtime_settings", "Can change runtime settings from the console"),
+        ]
         # Every run passes through three writes (pending, in progress, finished), none of them
         # HOT: each index a row version enters costs on every one. Hence partial indexes.
         indexes = [
