@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import transaction
@@ -271,6 +271,7 @@ class RunService:
                     result, outcome = settle(train_class, result)
         finally:
             try:
+                outcome = replace(outcome, junction_timings=effects.take_timings(outcome.state))
                 landing = finisher.finish(row_id, outcome, manifest_id, logs=effects.take_logs())
                 if self.hooks_listen(train_class):
                     landing.wait()  # hooks fire only after the outcome is written
