@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -263,15 +263,15 @@ class RunService:
                     )
                 except TrainCancelled as signal:
                     cancel = signal
-                    outcome = cancelled(signal.reason)
+                    outcome = cancelled(signal.reason, effects.take_timings(TrainState.CANCELLED))
                 except BaseException as error:  # KeyboardInterrupt, SystemExit: record, re-raise
-                    outcome = escaped(error)
+                    outcome = escaped(error, effects.take_timings(TrainState.FAILED))
                     raise
-                else:
-                    result, outcome = settle(train_class, result)
+                else:  # every junction reached has ended: none is left open
+                    timings = effects.take_timings(TrainState.FAILED)
+                    result, outcome = settle(train_class, result, timings)
         finally:
             try:
-                outcome = replace(outcome, junction_timings=effects.take_timings(outcome.state))
                 landing = finisher.finish(row_id, outcome, manifest_id, logs=effects.take_logs())
                 if self.hooks_listen(train_class):
                     landing.wait()  # hooks fire only after the outcome is written

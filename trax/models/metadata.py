@@ -63,8 +63,8 @@ class Metadata(models.Model):
     junction_timings = models.JSONField(
         null=True,
         blank=True,
-        help_text="The junctions reached, in order: name, started_at, ended_at (ISO-8601 UTC), "
-        "outcome (completed, failed, cancelled).",
+        help_text="The junctions reached, in order: name, started_at and ended_at (seconds "
+        "since the run began), outcome (completed, failed, cancelled).",
     )
     host_name = models.CharField(max_length=255, blank=True, default="")
     host_environment = models.CharField(max_length=64, blank=True, default="")
