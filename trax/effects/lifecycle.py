@@ -263,12 +263,13 @@ class RunService:
                     )
                 except TrainCancelled as signal:
                     cancel = signal
-                    outcome = cancelled(signal.reason)
+                    outcome = cancelled(signal.reason, effects.take_timings(TrainState.CANCELLED))
                 except BaseException as error:  # KeyboardInterrupt, SystemExit: record, re-raise
-                    outcome = escaped(error)
+                    outcome = escaped(error, effects.take_timings(TrainState.FAILED))
                     raise
-                else:
-                    result, outcome = settle(train_class, result)
+                else:  # every junction reached has ended: none is left open
+                    timings = effects.take_timings(TrainState.FAILED)
+                    result, outcome = settle(train_class, result, timings)
         finally:
             try:
                 landing = finisher.finish(row_id, outcome, manifest_id, logs=effects.take_logs())

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 from django.db import DatabaseError
 
-from trax.core import JunctionSpec, RunContext
+from trax.core import JunctionSpec, RunContext, TrainCancelled
 from trax.effects.logs import RunLogBuffer
 from trax.effects.progress import current_board
 from trax.effects.providers import EffectProvider, notify_providers
-from trax.models import CancelReason, Log
+from trax.effects.timings import CANCELLED, COMPLETED, FAILED, JunctionTimings
+from trax.models import CancelReason, Log, TrainState
 from trax.store import CancelSignal, metadata_mark_junction, metadata_read_cancel_flag
 
 logger = logging.getLogger("trax.effects")
@@ -24,6 +25,7 @@ class RunEffects:
     same statement; on a worker's run thread the junction is noted for its heartbeat to publish
     instead. With only ``poll_cancel_flag`` the flag is read alone; a worker whose cancel
     watcher fires tokens from notifications turns polling off and reads nothing per junction.
+    Each junction's start and end are kept in memory (``timings``) for the finish to write.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class RunEffects:
         poll_cancel_flag: bool,
         logs: RunLogBuffer | None,
         providers: Sequence[EffectProvider],
+        timings: JunctionTimings | None = None,
     ) -> None:
         assert run.run_id is not None
         self.run = run
@@ -44,6 +47,7 @@ class RunEffects:
         self.poll_cancel_flag = poll_cancel_flag
         self.logs = logs
         self.providers = providers
+        self.timings = timings if timings is not None else JunctionTimings()
 
     def before_junction(self, spec: JunctionSpec) -> None:
         board = current_board.get() if self.logs is not None else None
@@ -55,8 +59,16 @@ class RunEffects:
         if self.poll_cancel_flag and signal.requested:
             self.run.token.cancel(signal.reason or CancelReason.OPERATOR)
         notify_providers(self.providers, "junction_started", self.run, spec.name)
+        self.timings.started(spec.name)  # last: the junction's time excludes our bookkeeping
 
     def after_junction(self, spec: JunctionSpec, error: BaseException | None) -> None:
+        self.timings.ended(
+            COMPLETED
+            if error is None
+            else CANCELLED
+            if isinstance(error, TrainCancelled)
+            else FAILED
+        )
         notify_providers(self.providers, "junction_finished", self.run, spec.name, error)
 
     def flush_logs(self) -> None:
@@ -71,6 +83,12 @@ class RunEffects:
     def take_logs(self) -> tuple[Log, ...]:
         """The records not written yet, for the finisher to write with the outcome."""
         return tuple(self.logs.drain()) if self.logs is not None else ()
+
+    def take_timings(self, state: TrainState) -> list[dict[str, object]]:
+        """The junctions reached, for the finisher to write with the outcome; one cut short
+        without an end (cancelled at its boundary, or an exception escaped the engine) ends
+        now, ``cancelled`` or ``failed`` as the run."""
+        return self.timings.take(CANCELLED if state == TrainState.CANCELLED else FAILED)
 
     def _boundary_write(self, junction_name: str) -> CancelSignal:
         board = current_board.get() if self.progress else None

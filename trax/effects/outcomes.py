@@ -19,6 +19,8 @@ from trax.models import CancelReason, FailureKind, TrainState
 from trax.registry import UnknownTrainError, registry
 from trax.store import RunOutcome
 
+Timings = list[dict[str, Any]] | None  # Metadata.junction_timings
+
 
 def train_and_input(name: str, data: Any) -> tuple[type[Train[Any, Any]], Any]:
     """The registered train of a stored run and its validated input (UnknownTrainError,
@@ -42,10 +44,11 @@ def refusal(name: str, error: TraxError) -> tuple[RunOutcome, Failure]:
 
 
 def settle(
-    train_class: type[Train[Any, Any]], result: Result[Any]
+    train_class: type[Train[Any, Any]], result: Result[Any], timings: Timings = None
 ) -> tuple[Result[Any], RunOutcome]:
-    """The outcome to record for an engine result; an output that cannot become JSON fails the
-    run with a clear error instead of being half-written."""
+    """The outcome to record for an engine result (with the run's junction ``timings``); an
+    output that cannot become JSON fails the run with a clear error instead of being
+    half-written."""
     if isinstance(result, Failure):
         c = result.context
         return result, RunOutcome(
@@ -54,6 +57,7 @@ def settle(
             failure_exception=c.exception_type,
             failure_reason=c.message,
             stack_trace=c.stack_trace,
+            junction_timings=timings,
         )
     name = train_class.canonical_name()
     try:
@@ -64,23 +68,26 @@ def settle(
             state=TrainState.FAILED,
             failure_exception=type(error).__name__,
             failure_reason=str(error),
+            junction_timings=timings,
         )
-    return result, RunOutcome(state=TrainState.COMPLETED, output=output)
+    return result, RunOutcome(state=TrainState.COMPLETED, output=output, junction_timings=timings)
 
 
-def escaped(error: BaseException) -> RunOutcome:
+def escaped(error: BaseException, timings: Timings = None) -> RunOutcome:
     """The outcome of an exception that escaped the engine (KeyboardInterrupt, SystemExit)."""
     return RunOutcome(
         state=TrainState.FAILED,
         failure_exception=type(error).__name__,
         failure_reason=str(error) or type(error).__name__,
         stack_trace="".join(traceback.format_exception(error)),
+        junction_timings=timings,
     )
 
 
-def cancelled(reason: str | None) -> RunOutcome:
+def cancelled(reason: str | None, timings: Timings = None) -> RunOutcome:
     """The outcome of a cancel; a reason that is not a ``CancelReason`` is not stored."""
     return RunOutcome(
         state=TrainState.CANCELLED,
         cancel_reason=reason if reason in CancelReason.values else "",
+        junction_timings=timings,
     )

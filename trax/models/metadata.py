@@ -58,6 +58,14 @@ class Metadata(models.Model):
     )
     currently_running_junction = models.CharField(max_length=255, blank=True, default="")
     junction_started_at = models.DateTimeField(null=True, blank=True)
+    # Written once, with the outcome, by the executor that ran the junctions; see
+    # docs/data-model.md for the format. Null when no executor finished the run.
+    junction_timings = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The junctions reached, in order: name, started_at and ended_at (seconds "
+        "since the run began), outcome (completed, failed, cancelled).",
+    )
     host_name = models.CharField(max_length=255, blank=True, default="")
     host_environment = models.CharField(max_length=64, blank=True, default="")
     host_instance_id = models.CharField(max_length=255, blank=True, default="")

@@ -112,6 +112,7 @@ class BatchCompleter:
                 state=TrainState.FAILED,
                 failure_exception=FailureKind.UNSTORABLE_OUTCOME,
                 failure_reason="the run's outcome could not be written to the database",
+                # No junction timings either: the fallback writes only what cannot be refused.
             ),
             requeue=None,
         )

@@ -5,6 +5,7 @@ many completions in one call."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,7 +21,13 @@ from trax.models import (
     WorkQueue,
     WorkQueueStatus,
 )
-from trax.store import NewWorkEntry, RunOutcome, metadata_fail_in_progress, metadata_request_cancel
+from trax.store import (
+    NewWorkEntry,
+    RunOutcome,
+    metadata_fail_in_progress,
+    metadata_finish,
+    metadata_request_cancel,
+)
 from trax.store.background_jobs.claim import ClaimedRun
 from trax.store.background_jobs.completion import Completion, background_job_complete
 
@@ -126,6 +133,56 @@ def test_the_progress_columns_are_cleared() -> None:
     r = row(run)
     assert r.currently_running_junction == ""
     assert r.junction_started_at is None
+
+
+TIMINGS = [
+    {
+        "name": "compose",
+        "started_at": 0.000012,
+        "ended_at": 0.25,
+        "outcome": "completed",
+    },
+    {
+        "name": "charge_card",
+        "started_at": 0.250003,
+        "ended_at": 1.0,
+        "outcome": "failed",
+    },
+]
+
+
+def test_the_junction_timings_land_with_the_outcome() -> None:
+    first, second, third = claimed_runs(3)
+    failed = replace(FAILED, junction_timings=TIMINGS)
+    done = replace(COMPLETED, junction_timings=TIMINGS[:1])
+
+    landed = complete(
+        completion(first, failed), completion(second, done), completion(third, SHUTDOWN)
+    )
+
+    assert landed == {first.metadata_id, second.metadata_id, third.metadata_id}
+    assert row(first).junction_timings == TIMINGS
+    assert row(second).junction_timings == TIMINGS[:1]
+    assert row(third).junction_timings is None  # an outcome without timings stores none
+
+
+def test_the_junction_timings_land_through_metadata_finish() -> None:
+    (run,) = claimed_runs()
+
+    assert metadata_finish(run.metadata_id, replace(FAILED, junction_timings=TIMINGS))
+
+    assert row(run).junction_timings == TIMINGS
+
+
+def test_housekeeping_that_fails_a_run_leaves_no_junction_timings() -> None:
+    (run,) = claimed_runs()
+
+    metadata_fail_in_progress(
+        [run.metadata_id], exception="StaleInProgress", reason="reaped", using="default"
+    )
+
+    assert row(run).train_state == TrainState.FAILED
+    assert row(run).junction_timings is None
 
 
 def test_a_wrong_token_does_not_land_and_leaves_the_run_alone() -> None:

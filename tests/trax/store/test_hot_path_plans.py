@@ -91,6 +91,7 @@ def test_the_completion_reaches_runs_by_their_key() -> None:
             "reasons": [""] * 50,
             "traces": [""] * 50,
             "cancels": [""] * 50,
+            "timings": ['[{"name": "sign", "started_at": 0.0, "ended_at": 0.1}]'] * 50,
             "channel": "x",
         },
     )

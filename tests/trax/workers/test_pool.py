@@ -142,6 +142,45 @@ def test_a_failing_train_is_recorded_as_failed(start_pool: Callable[..., WorkerP
     assert not BackgroundJob.objects.exists()
 
 
+def names_and_outcomes(run: Metadata) -> list[tuple[str, str]]:
+    assert run.junction_timings is not None
+    return [(t["name"], t["outcome"]) for t in run.junction_timings]
+
+
+def test_a_worker_run_stores_its_junction_timings_with_its_outcome(
+    start_pool: Callable[..., WorkerPool],
+) -> None:
+    pool = start_pool()
+    trax.enqueue(GREET, {"name": "x"})
+    trax.enqueue("demo.always_fails", {"name": "x"})
+    dispatch_all()
+    wait_until(
+        lambda: (
+            states(GREET) == [TrainState.COMPLETED]
+            and states("demo.always_fails") == [TrainState.FAILED]
+        ),
+        what="a completed and a failed run",
+    )
+    pool.shutdown()
+
+    done = Metadata.objects.get(name=GREET)
+    assert names_and_outcomes(done) == [
+        ("ComposeGreeting", "completed"),
+        ("shout", "completed"),
+        ("sign", "completed"),
+    ]
+    assert done.junction_timings is not None
+    moments = [t[key] for t in done.junction_timings for key in ("started_at", "ended_at")]
+    assert moments == sorted(moments) and moments[0] >= 0
+    shout = done.junction_timings[1]  # async: awaits asyncio.sleep(0.01)
+    assert shout["ended_at"] > shout["started_at"]
+    failed = Metadata.objects.get(name="demo.always_fails")
+    assert names_and_outcomes(failed) == [
+        ("ComposeGreeting", "completed"),
+        ("charge_card", "failed"),
+    ]
+
+
 def test_a_run_of_a_train_this_worker_does_not_have_fails_as_unknown_train(
     start_pool: Callable[..., WorkerPool],
 ) -> None:
@@ -152,6 +191,7 @@ def test_a_run_of_a_train_this_worker_does_not_have_fails_as_unknown_train(
     pool.shutdown()
     run = Metadata.objects.get(name="removed.in.this.deploy")
     assert run.failure_exception == "UnknownTrain"
+    assert run.junction_timings is None  # it ran no junction
     assert not BackgroundJob.objects.exists()
 
 

@@ -44,14 +44,16 @@ def _outcome_row(c: Completion) -> tuple[Any, ...]:
         outcome.failure_reason,
         outcome.stack_trace,
         outcome.cancel_reason,
+        json.dumps(outcome.junction_timings) if outcome.junction_timings is not None else None,
     )
 
 
 def background_job_complete(completions: Sequence[Completion], *, using: str) -> set[int]:
     """Finish many runs in one transaction: each ``in_progress`` run still claimed with its
-    token gets its outcome; its job row is deleted; a completed manifest run stamps the
-    manifest's last success (a ``once`` manifest disables itself); a shutdown-cancelled run is
-    queued again. Returns the ids that landed (the others had lost their claim)."""
+    token gets its outcome (with its junction timings); its job row is deleted; a completed
+    manifest run stamps the manifest's last success (a ``once`` manifest disables itself); a
+    shutdown-cancelled run is queued again. Returns the ids that landed (the others had lost
+    their claim)."""
     if not completions:
         return set()
     connection = connections[using]
@@ -73,7 +75,17 @@ def background_job_complete(completions: Sequence[Completion], *, using: str) ->
     return landed
 
 
-_COLUMNS = ("ids", "states", "outputs", "junctions", "exceptions", "reasons", "traces", "cancels")
+_COLUMNS = (
+    "ids",
+    "states",
+    "outputs",
+    "junctions",
+    "exceptions",
+    "reasons",
+    "traces",
+    "cancels",
+    "timings",
+)
 
 
 def _requeue(completions: Sequence[Completion], shut_down: set[int], *, using: str) -> None:
@@ -121,7 +133,7 @@ def _complete_sqlite(completions: Sequence[Completion], *, using: str) -> set[in
             "output = %s, failure_junction = %s, failure_exception = %s, "
             "failure_reason = %s, stack_trace = %s, "
             "cancel_reason = CASE WHEN cancel_reason = '' THEN %s ELSE cancel_reason END, "
-            "currently_running_junction = '', junction_started_at = NULL "
+            "junction_timings = %s, currently_running_junction = '', junction_started_at = NULL "
             "WHERE id = %s AND train_state = 'in_progress'",
             [(*_outcome_row(c)[1:], c.metadata_id) for c in mine],
         )

@@ -40,7 +40,9 @@ class HostStamp:
 @dataclass(frozen=True)
 class RunOutcome:
     """How a run ended, as the finish transition records it. Text is made storable (a NUL in
-    an exception message would make PostgreSQL refuse the whole write)."""
+    an exception message would make PostgreSQL refuse the whole write). ``junction_timings``:
+    the junctions the run reached, in order, as ``Metadata.junction_timings`` stores them (None
+    when nothing executed them: refusals, housekeeping writers)."""
 
     state: TrainState
     output: Any = None
@@ -49,6 +51,7 @@ class RunOutcome:
     failure_reason: str = ""
     stack_trace: str = ""
     cancel_reason: str = ""
+    junction_timings: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("failure_junction", "failure_exception", "failure_reason", "stack_trace"):
@@ -121,9 +124,10 @@ def metadata_finish(
     also: Sequence[ExtraWrite] = (),
     using: str | None = None,
 ) -> bool:
-    """``in_progress -> completed | failed | cancelled`` with output or failure fields; clears
-    the junction progress columns. Guarded by state; ``also`` shares the
-    transaction. False when the run was no longer ours to finish (reaped or fenced)."""
+    """``in_progress -> completed | failed | cancelled`` with output or failure fields and the
+    junction timings (same statement); clears the junction progress columns. Guarded by state;
+    ``also`` shares the transaction. False when the run was no longer ours to finish (reaped
+    or fenced)."""
     alias = using or run_records_alias()
     keep_first_reason = Case(
         When(cancel_reason="", then=Value(outcome.cancel_reason)), default=F("cancel_reason")
@@ -141,6 +145,7 @@ def metadata_finish(
             failure_reason=outcome.failure_reason,
             stack_trace=outcome.stack_trace,
             cancel_reason=keep_first_reason,
+            junction_timings=outcome.junction_timings,
             currently_running_junction="",
             junction_started_at=None,
         )

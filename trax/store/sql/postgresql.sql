@@ -41,14 +41,14 @@ FROM claimed JOIN started ON started.id = claimed.metadata_id
 -- name: background_job_complete
 -- Finish a batch of runs: lock our claims (job id order, like the heartbeat and the reaper)
 -- and delete them, which proves each claim still held; give each held run still in progress
--- its outcome; stamp the last success of manifests whose run completed (a `once` manifest
+-- its outcome (and junction timings); stamp the last success of manifests whose run completed (a `once` manifest
 -- disables itself); wake the dispatcher (capacity freed). Returns the runs that landed.
 WITH done AS (
     SELECT * FROM unnest(
         %(ids)s::bigint[], %(tokens)s::uuid[], %(states)s::text[], %(outputs)s::jsonb[],
         %(junctions)s::text[], %(exceptions)s::text[], %(reasons)s::text[], %(traces)s::text[],
-        %(cancels)s::text[]
-    ) AS done(id, token, state, output, junction, exception, reason, trace, cancel)
+        %(cancels)s::text[], %(timings)s::jsonb[]
+    ) AS done(id, token, state, output, junction, exception, reason, trace, cancel, timings)
 ), held AS MATERIALIZED (
     SELECT job.id, job.metadata_id FROM trax_background_job AS job
     JOIN done ON job.metadata_id = done.id AND job.claim_token = done.token
@@ -63,6 +63,7 @@ WITH done AS (
         failure_reason = done.reason, stack_trace = done.trace,
         cancel_reason = CASE WHEN run.cancel_reason = '' THEN done.cancel
                              ELSE run.cancel_reason END,
+        junction_timings = done.timings,
         currently_running_junction = '', junction_started_at = NULL
     -- "IS TRUE": as in the claim, the guard must not lead the planner to trax_metadata_active_idx.
     FROM held JOIN done ON done.id = held.metadata_id
