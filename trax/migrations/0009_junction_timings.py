@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trax', '0007_run_rollups'),
+        ('trax', '0008_console_permissions'),
     ]
 
     operations = [
