@@ -1,4 +1,5 @@
-"""Finding a run by a field of its input, in the browser (issue 9's done-means list)."""
+"""Finding a run by a field of its input and opening it to see its pipeline, in the browser
+(issue 9's done-means list)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def test_a_run_is_found_by_a_field_of_its_input(staff_page: Any, screenshots: An
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(f"#{bob.pk}")
     screenshots(staff_page, "runs")
+
+    rows.first.get_by_role("link", name=f"#{bob.pk}").click()
+    expect(staff_page.locator(".pipeline .step.completed")).to_have_count(3)
+    expect(staff_page.locator(".pipeline .step").first).to_contain_text("ComposeGreeting")
+    screenshots(staff_page, "run")
+    staff_page.go_back()
 
     staff_page.get_by_role("searchbox", name="Search runs").fill("colour:red")
     staff_page.get_by_role("button", name="Search").click()

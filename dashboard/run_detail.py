@@ -1,0 +1,135 @@
+"""What the run page shows: the state timeline, the pipeline (the train's junctions in order,
+each done, failed, cancelled, running or skipped, with its duration from the run's recorded
+timings), and the run's lineage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q
+
+from trax.models import Log, Metadata, TrainState, WorkQueue
+from trax.registry import UnknownTrainError, registry
+
+#: Log records shown on the page (the admin lists them all).
+LOG_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Step:
+    """One junction of the pipeline as this run met it."""
+
+    name: str
+    status: str  # completed, failed, cancelled, running, skipped
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A point of the state timeline and how long after the previous one it came."""
+
+    label: str
+    at: datetime | None
+    after: float | None
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: Metadata
+    timeline: tuple[Moment, ...]
+    pipeline: tuple[Step, ...]
+    input_json: str
+    output_json: str
+    logs: tuple[Log, ...]
+    attempts: tuple[Metadata, ...]
+    children: tuple[Metadata, ...]
+    entry: WorkQueue | None
+
+
+def run_detail(run: Metadata, *, using: str) -> RunDetail:
+    """Everything the run page shows of ``run``."""
+    entry = (
+        WorkQueue.objects.using(using).filter(id=run.work_queue_id).first()
+        if run.work_queue_id
+        else None
+    )
+    origin = (entry.origin_id or entry.pk) if entry else None
+    attempts = (
+        Metadata.objects.using(using)
+        .filter(Q(work_queue_id=origin) | Q(work_queue__origin_id=origin))
+        .only("id", "name", "train_state", "attempt", "start_time", "end_time")
+        .order_by("id")
+        if origin
+        else Metadata.objects.none()
+    )
+    return RunDetail(
+        run=run,
+        timeline=_timeline(run),
+        pipeline=_pipeline(run),
+        input_json=_pretty(run.input),
+        output_json=_pretty(run.output),
+        logs=tuple(Log.objects.using(using).filter(metadata_id=run.pk).order_by("id")[:LOG_LIMIT]),
+        attempts=tuple(attempts),
+        children=tuple(
+            Metadata.objects.using(using)
+            .filter(parent_id=run.pk)
+            .only("id", "name", "train_state")
+            .order_by("id")
+        ),
+        entry=entry,
+    )
+
+
+def _pretty(value: Any) -> str:
+    return "" if value is None else json.dumps(value, indent=2, sort_keys=True)
+
+
+def _timeline(run: Metadata) -> tuple[Moment, ...]:
+    points = [
+        ("scheduled", run.scheduled_time),
+        ("queued", run.created_at),
+        ("started", run.start_time),
+        ("ended", run.end_time),
+    ]
+    moments: list[Moment] = []
+    previous: datetime | None = None
+    for label, at in points:
+        if at is None:
+            continue
+        after = (at - previous).total_seconds() if previous is not None else None
+        moments.append(Moment(label, at, after))
+        previous = at
+    return tuple(moments)
+
+
+def _pipeline(run: Metadata) -> tuple[Step, ...]:
+    """The recorded junctions, then the train's remaining ones: running (the one the run is
+    in, while in progress) or skipped. A train this process does not have shows only what was
+    recorded."""
+    recorded = [item for item in (run.junction_timings or []) if "name" in item]
+    steps = [
+        Step(item["name"], item.get("outcome", "completed"), _duration(item)) for item in recorded
+    ]
+    try:
+        declared = [spec.name for spec in registry.get(run.name).specs]
+    except UnknownTrainError:
+        declared = []
+    reached = len(steps)
+    for index, name in enumerate(declared[reached:], start=reached):
+        if run.train_state == TrainState.IN_PROGRESS and (
+            name == run.currently_running_junction or (index == reached and not steps)
+        ):
+            steps.append(Step(name, "running", None))
+        else:
+            steps.append(Step(name, "skipped", None))
+    return tuple(steps)
+
+
+def _duration(item: dict[str, Any]) -> float | None:
+    started, ended = item.get("started_at"), item.get("ended_at")
+    if isinstance(started, int | float) and isinstance(ended, int | float):
+        return max(float(ended) - float(started), 0.0)
+    return None
