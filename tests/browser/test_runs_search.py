@@ -31,7 +31,7 @@ def test_a_run_is_found_by_a_field_of_its_input(staff_page: Any, screenshots: An
     expect(staff_page.locator(".pipeline .step.completed")).to_have_count(3)
     expect(staff_page.locator(".pipeline .step").first).to_contain_text("ComposeGreeting")
     screenshots(staff_page, "run")
-    staff_page.go_back()
+    staff_page.goto("/trax/runs/")
 
     staff_page.get_by_role("searchbox", name="Search runs").fill("colour:red")
     staff_page.get_by_role("button", name="Search").click()
