@@ -56,6 +56,8 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+#: A phone's viewport: pages must fit it without scrolling sideways.
+PHONE = {"width": 390, "height": 844}
 #: Playwright's wait for an element or a navigation, in ms (its default is 30 s).
 ACTION_TIMEOUT_MS = 10_000
 #: Django's start-up in the daphne child, on a loaded two-core machine.
@@ -225,9 +227,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _new_context(browser: Any, base_url: str, color_scheme: str = "light") -> Any:
+def _new_context(
+    browser: Any, base_url: str, color_scheme: str = "light", viewport: Any = VIEWPORT
+) -> Any:
     context = browser.new_context(
-        base_url=base_url, color_scheme=color_scheme, viewport=VIEWPORT, locale="en-US"
+        base_url=base_url, color_scheme=color_scheme, viewport=viewport, locale="en-US"
     )
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     return context
@@ -329,9 +333,11 @@ def screenshots(
     browser: Any, live_server_url: str, tmp_path: Path
 ) -> Callable[[Any, str], list[Path]]:
     """``screenshots(page, name)``: the page's URL, with its cookies, opened in a light and a dark
-    context (``color_scheme``), saved as ``<name>-light.png`` and ``<name>-dark.png``; returns
-    the paths. Into docs/screenshots/ when ``TRAX_SCREENSHOTS=1``, else into the test's
-    temporary folder, so an ordinary run leaves the committed images alone."""
+    context (``color_scheme``) at 1280 px and in a phone's viewport, saved as
+    ``<name>-light.png``, ``<name>-dark.png`` and ``<name>-phone.png``; returns the paths. On
+    the phone the page must not scroll sideways (asserted). Into docs/screenshots/ when
+    ``TRAX_SCREENSHOTS=1``, else into the test's temporary folder, so an ordinary run leaves
+    the committed images alone."""
     folder = SCREENSHOTS if os.environ.get("TRAX_SCREENSHOTS") == "1" else tmp_path
 
     def take(page: Remote, name: str) -> list[Path]:
@@ -340,13 +346,20 @@ def screenshots(
         folder.mkdir(parents=True, exist_ok=True)
         cookies = page.context.cookies()
         paths = []
-        for scheme in ("light", "dark"):
-            context = _new_context(browser, live_server_url, scheme)
+        for label, scheme, viewport in (
+            ("light", "light", VIEWPORT),
+            ("dark", "dark", VIEWPORT),
+            ("phone", "light", PHONE),
+        ):
+            context = _new_context(browser, live_server_url, scheme, viewport)
             try:
                 context.add_cookies(cookies)
                 shot = context.new_page()
                 shot.goto(page.url)
-                path = folder / f"{name}-{scheme}.png"
+                if viewport is PHONE:
+                    wide = shot.evaluate("document.documentElement.scrollWidth")
+                    assert wide <= PHONE["width"], f"{name} scrolls sideways on a phone: {wide} px"
+                path = folder / f"{name}-{label}.png"
                 shot.screenshot(path=str(path), full_page=True, animations="disabled")
                 paths.append(path)
             finally:

@@ -47,7 +47,7 @@ def test_staff_see_the_recent_runs(staff_page: Any, screenshots: Any) -> None:
     staff_page.reload()
     expect(run_row(staff_page, latest)).to_contain_text("Completed")
 
-    light, dark = screenshots(staff_page, "dashboard-recent-runs")
+    light, dark, _phone = screenshots(staff_page, "dashboard-recent-runs")
     assert light.name == "dashboard-recent-runs-light.png"
     assert dark.name == "dashboard-recent-runs-dark.png"
     assert light.read_bytes() != dark.read_bytes()
