@@ -94,6 +94,9 @@ def test_unbounded_numbers_are_refused_with_the_allowed_range(
         ({"HEARTBEAT_INTERVAL_SECONDS": 20, "LEASE_SECONDS": 30}, "at least two heartbeats"),
         ({"WORKER_POLLING_INTERVAL_SECONDS": 1e-9}, "from 0.01 to 3600"),
         ({"WORKER_CONCURRENCY": 100_000}, "from 1 to 1024"),
+        ({"CLEANUP_BATCH_SIZE": 0}, "from 1 to 100000"),
+        ({"CLEANUP_BATCH_SIZE": 100_001}, "from 1 to 100000"),
+        ({"METADATA_RETENTION_SECONDS": -1}, "> 0 or None"),
     ],
 )
 def test_settings_that_would_break_a_process_are_refused(
