@@ -39,3 +39,12 @@ def console_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return view(request, *args, **kwargs)
 
     return staff_member_required(guarded)
+
+
+def refusal(request: HttpRequest, permission: str, doing: str) -> HttpResponse | None:
+    """A 403 naming ``permission`` when the user lacks it, else ``None``.
+
+    ``doing`` says what was refused, e.g. ``"Cancelling runs"``."""
+    if request.user.has_perm(permission):
+        return None
+    return HttpResponseForbidden(f"{doing} needs the permission {permission}.")

@@ -1,8 +1,16 @@
-"""Template filters of the console: durations in human units, percentages."""
+"""Template filters of the console: durations in human units, percentages, moments,
+navigation links."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import template
+from django.template import Context
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -27,3 +35,29 @@ def duration(seconds: float | None) -> str:
 def percent(fraction: float | None) -> str:
     """``0.9731`` -> "97.3 %"; ``None`` -> "—"."""
     return "—" if fraction is None else f"{fraction * 100:.1f} %"
+
+
+@register.filter
+def moment(value: datetime | None) -> str:
+    """A time as ``<time>``: relative ("12 s ago", "in 5 min"), the absolute time to the second
+    on hover; ``None`` -> "—"."""
+    if value is None:
+        return "—"
+    seconds = (value - timezone.now()).total_seconds()
+    relative = f"in {duration(seconds)}" if seconds > 0.5 else f"{duration(-seconds)} ago"
+    if abs(seconds) <= 0.5:
+        relative = "now"
+    absolute = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', value.isoformat(), absolute, relative
+    )
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context: Context, name: str, label: str) -> str:
+    """A navigation link to ``name``, marked current on its page and the pages under it."""
+    url = reverse(name)
+    path = context["request"].path
+    here = path == url if name == "dashboard:overview" else path.startswith(url)
+    current = mark_safe(' aria-current="page"') if here else ""
+    return format_html('<a href="{}"{}>{}</a>', url, current, label)

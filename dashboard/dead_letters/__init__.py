@@ -1,0 +1,1 @@
+"""Dead letters awaiting, retried and acknowledged; retry and acknowledge with a note."""

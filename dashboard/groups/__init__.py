@@ -1,0 +1,1 @@
+"""Manifest groups: members, limits, active counts; edit, trigger all, cancel all running."""

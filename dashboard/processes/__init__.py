@@ -1,0 +1,1 @@
+"""Workers and schedulers: leader, heartbeat age, concurrency, runs in flight."""

@@ -1,0 +1,1 @@
+"""Queued and dispatched work entries and background jobs; cancel a queued entry."""

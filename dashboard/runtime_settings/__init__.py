@@ -1,0 +1,1 @@
+"""Runtime settings: current value, default, where it comes from; change them live."""

@@ -1,0 +1,2 @@
+"""Schedules (manifests): when they run, how they fared, their dependency graph; trigger,
+enable, disable, edit."""

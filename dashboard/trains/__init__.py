@@ -1,0 +1,1 @@
+"""Every registered train: junctions, input and output types, recent results; queue a run."""
