@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from dashboard.bulk.actions import BulkAction, page_actions
+
 register = template.Library()
 
 
@@ -61,3 +63,9 @@ def nav_link(context: Context, name: str, label: str) -> str:
     here = path == url if name == "dashboard:overview" else path.startswith(url)
     current = mark_safe(' aria-current="page"') if here else ""
     return format_html('<a href="{}"{}>{}</a>', url, current, label)
+
+
+@register.simple_tag
+def bulk_actions(page: str) -> list[BulkAction]:
+    """The bulk actions ``page`` offers on all matching objects."""
+    return page_actions(page)
