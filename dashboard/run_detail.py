@@ -23,8 +23,9 @@ class Step:
     """One junction of the pipeline as this run met it."""
 
     name: str
-    status: str  # completed, failed, cancelled, running, skipped
+    status: str  # completed, failed, cancelled, running, waiting (not reached yet), skipped
     duration: float | None
+    ticking: bool = False  # running: ``duration`` is the time so far, and it goes on
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ class RunDetail:
     entry: WorkQueue | None
 
 
-def run_detail(run: Metadata, *, using: str) -> RunDetail:
-    """Everything the run page shows of ``run``."""
+def run_detail(run: Metadata, *, using: str, now: datetime) -> RunDetail:
+    """Everything the run page shows of ``run`` (``now``: the database's clock, for what is
+    still running)."""
     entry = (
         WorkQueue.objects.using(using).filter(id=run.work_queue_id).first()
         if run.work_queue_id
@@ -68,7 +70,7 @@ def run_detail(run: Metadata, *, using: str) -> RunDetail:
     return RunDetail(
         run=run,
         timeline=_timeline(run),
-        pipeline=_pipeline(run),
+        pipeline=_pipeline(run, now),
         input_json=_pretty(run.input),
         output_json=_pretty(run.output),
         logs=tuple(Log.objects.using(using).filter(metadata_id=run.pk).order_by("id")[:LOG_LIMIT]),
@@ -105,18 +107,21 @@ def _timeline(run: Metadata) -> tuple[Moment, ...]:
     return tuple(moments)
 
 
-def _pipeline(run: Metadata) -> tuple[Step, ...]:
-    """The recorded junctions, then the train's remaining ones: running (the one the run is
-    in, while in progress) or skipped. A train this process does not have shows only what was
+def _pipeline(run: Metadata, now: datetime) -> tuple[Step, ...]:
+    """The recorded junctions, then the train's remaining ones: skipped once the run ended.
+    While it runs (timings are written at the end) the junctions before the one it is in are
+    done, that one runs, the rest wait. A train this process does not have shows only what was
     recorded."""
-    recorded = [item for item in (run.junction_timings or []) if "name" in item]
-    steps = [
-        Step(item["name"], item.get("outcome", "completed"), _duration(item)) for item in recorded
-    ]
     try:
         declared = [spec.name for spec in registry.get(run.name).specs]
     except UnknownTrainError:
         declared = []
+    if run.train_state == TrainState.IN_PROGRESS and not run.junction_timings:
+        return _in_progress(run, declared, now)
+    recorded = [item for item in (run.junction_timings or []) if "name" in item]
+    steps = [
+        Step(item["name"], item.get("outcome", "completed"), _duration(item)) for item in recorded
+    ]
     reached = len(steps)
     for index, name in enumerate(declared[reached:], start=reached):
         if run.train_state == TrainState.IN_PROGRESS and (
@@ -126,6 +131,20 @@ def _pipeline(run: Metadata) -> tuple[Step, ...]:
         else:
             steps.append(Step(name, "skipped", None))
     return tuple(steps)
+
+
+def _in_progress(run: Metadata, declared: list[str], now: datetime) -> tuple[Step, ...]:
+    current = run.currently_running_junction
+    if not declared:
+        declared = [current] if current else []
+    at = declared.index(current) if current in declared else 0
+    since = run.junction_started_at if current else run.start_time
+    running_for = max((now - since).total_seconds(), 0.0) if since is not None else None
+    return (
+        *(Step(name, "completed", None) for name in declared[:at]),
+        *(Step(name, "running", running_for, ticking=True) for name in declared[at : at + 1]),
+        *(Step(name, "waiting", None) for name in declared[at + 1 :]),
+    )
 
 
 def _duration(item: dict[str, Any]) -> float | None:

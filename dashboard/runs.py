@@ -34,6 +34,7 @@ def runs_page(matched: Any, *, before: int | None) -> RunsPage:
         "end_time",
         "host_name",
         "currently_running_junction",
+        "junction_started_at",
         "failure_exception",
         "attempt",
     )

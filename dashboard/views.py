@@ -44,6 +44,7 @@ def runs(request: HttpRequest) -> HttpResponse:
         return render(request, page_template(request, "runs"), context, status=400)
     matched = search.apply(Metadata.objects.using(run_records_alias()))
     context["page"] = runs_page(matched, before=before)
+    context["now"] = database_now(run_records_alias())
     return render(request, page_template(request, "runs"), context)
 
 
@@ -64,7 +65,7 @@ def run(request: HttpRequest, run_id: int) -> HttpResponse:
     found = Metadata.objects.using(using).filter(id=run_id).first()
     if found is None:
         raise Http404(f"no run {run_id}")
-    context = {"d": run_detail(found, using=using)}
+    context = {"d": run_detail(found, using=using, now=database_now(using))}
     return render(request, page_template(request, "run"), context)
 
 

@@ -114,6 +114,37 @@ class Slow(trax.Train[SlowWork, SlowReport]):
 
 
 @dataclass
+class Stages:
+    seconds_per_stage: float = 2.0
+
+
+def _stage(stages: Stages, name: str) -> Stages:
+    logger.info("%s for %.1f s", name, stages.seconds_per_stage)
+    trax.current_run().token.sleep(stages.seconds_per_stage)
+    return stages
+
+
+def prepare(stages: Stages) -> Stages:
+    return _stage(stages, "preparing")
+
+
+def process(stages: Stages) -> Stages:
+    return _stage(stages, "processing")
+
+
+def publish(stages: Stages) -> Stages:
+    return _stage(stages, "publishing")
+
+
+@trax.register
+class Staged(trax.Train[Stages, Stages]):
+    """Three slow junctions in a row: watch its progress move on the run's page, cancel it."""
+
+    name = "demo.stages"
+    junctions = [prepare, process, publish]
+
+
+@dataclass
 class Ping:
     n: int = 0
 

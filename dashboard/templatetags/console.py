@@ -4,6 +4,7 @@ navigation links."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django import template
 from django.template import Context
@@ -70,3 +71,38 @@ def bulk_actions(context: Context, page: str) -> list[BulkAction]:
     """The bulk actions ``page`` offers on all matching objects that the user may take."""
     user = context["request"].user
     return [action for action in page_actions(page) if user.has_perm(action.permission)]
+
+
+@register.filter
+def ticking(seconds: float | None) -> str:
+    """A duration still growing: the page's script advances it every second, no query."""
+    if seconds is None:
+        return "—"
+    return format_html('<span data-elapsed="{}">{}</span>', f"{seconds:.3f}", duration(seconds))
+
+
+@register.filter
+def took(run: Any, now: datetime | None) -> str:
+    """How long a run took, or has been running so far (ticking); "—" before it started."""
+    if run.start_time is None:
+        return "—"
+    if run.end_time is not None:
+        return duration(max((run.end_time - run.start_time).total_seconds(), 0.0))
+    if now is None or run.train_state != "in_progress":
+        return "—"
+    return ticking(max((now - run.start_time).total_seconds(), 0.0))
+
+
+@register.filter
+def junction_for(run: Any, now: datetime | None) -> str:
+    """The junction a running run is in and for how long (ticking)."""
+    if not run.currently_running_junction:
+        return "—"
+    since = run.junction_started_at
+    if since is None or now is None:
+        return str(run.currently_running_junction)
+    return format_html(
+        "{} · {}",
+        run.currently_running_junction,
+        ticking(max((now - since).total_seconds(), 0.0)),
+    )

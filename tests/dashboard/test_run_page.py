@@ -3,9 +3,12 @@ output escaped, the lineage; cancelling needs its own permission and is audited.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 import trax
 from tests.dashboard.users import operator
@@ -74,3 +77,28 @@ def test_cancelling_needs_its_permission_and_is_audited(client: Client) -> None:
     assert Metadata.objects.get(pk=run.pk).train_state == TrainState.CANCELLED
     audit = Audit.objects.get(action="run.cancel")
     assert (audit.actor, audit.target) == ("canceller", f"run:{run.pk}")
+
+
+def test_a_running_run_shows_the_junctions_behind_it_done_and_its_own_time_ticking(
+    viewer: Client,
+) -> None:
+    run = Metadata.objects.create(
+        name="demo.stages",
+        input={"seconds_per_stage": 1},
+        train_state=TrainState.IN_PROGRESS,
+        currently_running_junction="process",
+    )
+    Metadata.objects.filter(pk=run.pk).update(
+        start_time=timezone.now() - timedelta(seconds=30),
+        junction_started_at=timezone.now() - timedelta(seconds=12),
+    )
+    run.refresh_from_db()
+
+    html = page(viewer, run)
+    steps = html.split('class="step ')[1:]
+
+    assert [step.split('"')[0] for step in steps] == ["completed", "running", "waiting"]
+    assert 'data-elapsed="1' in steps[1]  # about 12 s so far, advanced by the page's script
+
+    listed = viewer.get(reverse("dashboard:runs")).content.decode()
+    assert "process · <span data-elapsed=" in listed  # the junction and its time so far

@@ -58,6 +58,25 @@
   main.addEventListener("change", function () { setTimeout(resume, 0); });
   main.addEventListener("focusout", function () { setTimeout(resume, 0); });
 
+  // Durations still growing ([data-elapsed], seconds at render) advance every second here.
+  function human(seconds) {
+    if (seconds < 1) { return Math.round(seconds * 1000) + " ms"; }
+    if (seconds < 60) { return seconds.toFixed(1) + " s"; }
+    var minutes = Math.floor(Math.round(seconds) / 60), rest = Math.round(seconds) % 60;
+    if (minutes < 60) { return rest ? minutes + " min " + rest + " s" : minutes + " min"; }
+    var hours = Math.floor(minutes / 60);
+    minutes = minutes % 60;
+    return minutes ? hours + " h " + minutes + " min" : hours + " h";
+  }
+  setInterval(function () {
+    var now = Date.now();
+    document.querySelectorAll("[data-elapsed]").forEach(function (element) {
+      if (!element.dataset.seen) { element.dataset.seen = String(now); }
+      var base = parseFloat(element.dataset.elapsed);
+      element.textContent = human(base + (now - parseInt(element.dataset.seen, 10)) / 1000);
+    });
+  }, 1000);
+
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + location.host + "/trax/live/");

@@ -151,6 +151,31 @@ def test_the_heartbeat_thread_keeps_beating_until_stopped() -> None:
     assert not beat._thread.is_alive()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_between_beats_it_publishes_progress_each_second_not_each_beat() -> None:
+    register("publisher")
+    published = threading.Semaphore(0)
+    beats: list[float] = []
+    beat = Heartbeat(
+        worker_id="publisher",
+        interval=3600.0,  # no beat during the test
+        lease_seconds=7200.0,
+        in_flight=lambda: beats.append(0.0) or [],
+        using="default",
+        stopping=threading.Event(),
+        publish=published.release,
+        publish_interval=0.01,
+    )
+    beat.start()
+    try:
+        for _ in range(3):
+            assert published.acquire(timeout=10), "progress was not published between beats"
+    finally:
+        beat.stopping.set()
+        beat.join(5)
+    assert beats == [], "a beat ran: only publishes were due"
+
+
 @pytest.mark.django_db
 def test_a_beat_after_the_row_was_pruned_makes_the_process_visible_again() -> None:
     register("host/survivor")
