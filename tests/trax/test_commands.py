@@ -25,6 +25,19 @@ def test_trax_run_prints_the_output_of_a_completed_run() -> None:
     assert Metadata.objects.get().train_state == TrainState.COMPLETED
 
 
+def test_trax_run_says_the_run_and_its_console_page_when_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRAX_CONSOLE_URL", "http://ops.example:8000/")
+    err = StringIO()
+    call_command(
+        "trax_run", "demo.greet", "--input", '{"name": "Ada"}', stdout=StringIO(), stderr=err
+    )
+    run = Metadata.objects.get()
+    assert f"run {run.pk} ({run.external_id}) of demo.greet started" in err.getvalue()
+    assert f"watch or cancel it at http://ops.example:8000/trax/runs/{run.pk}/" in err.getvalue()
+
+
 def test_trax_run_reports_the_failing_junction() -> None:
     with pytest.raises(CommandError, match="failed in junction charge_card: PaymentDeclined"):
         run_command("trax_run", "demo.always_fails", "--input", '{"name": "Ada"}')

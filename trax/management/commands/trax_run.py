@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import NoReverseMatch, reverse
 
 import trax
 from trax.conf import effective_settings, get_settings
@@ -69,6 +71,8 @@ class Command(BaseCommand):
         class SayStarted(LifecycleHook):
             def on_started(self, run: RunContext) -> None:
                 stderr.write(f"run {run.run_id} ({run.external_id}) of {run.train_name} started")
+                if run.run_id is not None and (link := console_link(run.run_id)):
+                    stderr.write(f"  watch or cancel it at {link}")
 
         base = default_service()
         service = build_service(
@@ -92,3 +96,13 @@ class Command(BaseCommand):
             raise execution.cancelled
         assert execution.result is not None
         return execution.result
+
+
+def console_link(run_id: int) -> str | None:
+    """The run's page in the console, when the project mounts it (``dashboard:run``): the path,
+    prefixed with ``TRAX_CONSOLE_URL`` from the environment when set (``http://host:8000``)."""
+    try:
+        path = reverse("dashboard:run", args=[run_id])
+    except NoReverseMatch:
+        return None
+    return os.environ.get("TRAX_CONSOLE_URL", "").rstrip("/") + path
