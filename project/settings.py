@@ -45,6 +45,7 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
 
 INSTALLED_APPS = [
     "daphne",
+    "dashboard",  # before the admin: its admin/base_site.html adds a link to the console
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -53,7 +54,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "trax",
-    "dashboard",
     "project",
 ]
 

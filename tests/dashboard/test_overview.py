@@ -120,3 +120,11 @@ def test_staff_without_the_view_permission_are_refused_naming_it(client: Client,
 
     assert response.status_code == 403
     assert b"trax.view_console" in response.content
+
+
+def test_the_admin_links_to_the_console_and_the_console_back(client: Client) -> None:
+    client.force_login(operator())
+    admin = client.get(reverse("admin:index")).content.decode()
+    console = client.get(reverse("dashboard:overview")).content.decode()
+    assert f'href="{reverse("dashboard:overview")}">Trax console</a>' in admin
+    assert f'href="{reverse("admin:index")}">Admin</a>' in console
