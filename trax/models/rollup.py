@@ -5,6 +5,28 @@ from trax.models.choices import TrainState
 #: The widths of the buckets rollups are kept in (seconds).
 MINUTE, HOUR = 60, 3600
 
+#: Where the duration histogram's slots part (seconds): slot 0 counts runs shorter than the
+#: first bound, slot i those from bound i-1 up to bound i, the last one those of an hour or more.
+DURATION_BOUNDS = (
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+)
+#: The histogram's columns, slot by slot.
+DURATION_SLOTS = tuple(f"d{slot:02d}" for slot in range(len(DURATION_BOUNDS) + 1))
+
 OUTCOMES = [
     (TrainState.COMPLETED.value, TrainState.COMPLETED.label),
     (TrainState.FAILED.value, TrainState.FAILED.label),
@@ -32,6 +54,23 @@ class RunRollup(models.Model):
     duration_max = models.FloatField(null=True, blank=True)
     wait_total = models.FloatField(default=0.0, help_text="Seconds from due to start.")
     wait_max = models.FloatField(null=True, blank=True)
+    # The started runs' durations as a histogram over DURATION_BOUNDS (for percentiles).
+    d00 = models.BigIntegerField(default=0)
+    d01 = models.BigIntegerField(default=0)
+    d02 = models.BigIntegerField(default=0)
+    d03 = models.BigIntegerField(default=0)
+    d04 = models.BigIntegerField(default=0)
+    d05 = models.BigIntegerField(default=0)
+    d06 = models.BigIntegerField(default=0)
+    d07 = models.BigIntegerField(default=0)
+    d08 = models.BigIntegerField(default=0)
+    d09 = models.BigIntegerField(default=0)
+    d10 = models.BigIntegerField(default=0)
+    d11 = models.BigIntegerField(default=0)
+    d12 = models.BigIntegerField(default=0)
+    d13 = models.BigIntegerField(default=0)
+    d14 = models.BigIntegerField(default=0)
+    d15 = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "trax_run_rollup"

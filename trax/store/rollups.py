@@ -85,7 +85,7 @@ from django.db import connections, transaction
 from django.db.models import Max, Sum
 
 from trax.models import RollupWatermark, RunRollup
-from trax.models.rollup import HOUR, MINUTE
+from trax.models.rollup import DURATION_BOUNDS, DURATION_SLOTS, HOUR, MINUTE
 from trax.store.alias import run_records_alias
 from trax.store.queries import execute_named, query
 
@@ -186,6 +186,7 @@ def _fold_postgresql(
             "before": settled,
             "limit": limit,
             "minute_since": minute_since,
+            "bounds": list(DURATION_BOUNDS),
         },
     )
     folded_end, folded_id = _advance(
@@ -283,6 +284,8 @@ class RunStats:
     duration_max: float | None = None
     wait_total: float = 0.0
     wait_max: float | None = None
+    histogram: tuple[int, ...] = ()
+    """Started runs per duration slot (``DURATION_BOUNDS``); empty where not read."""
 
     @property
     def finished(self) -> int:
@@ -295,6 +298,34 @@ class RunStats:
     @property
     def mean_wait(self) -> float | None:
         return self.wait_total / self.started if self.started else None
+
+    @property
+    def p50_duration(self) -> float | None:
+        return self.duration_percentile(0.50)
+
+    @property
+    def p95_duration(self) -> float | None:
+        return self.duration_percentile(0.95)
+
+    def duration_percentile(self, fraction: float) -> float | None:
+        """The duration ``fraction`` of the started runs stay under, estimated from the
+        histogram: linear within the slot it falls in (the last slot ends at the longest run);
+        None without a histogram."""
+        counted = sum(self.histogram)
+        if not counted:
+            return None
+        rank = fraction * counted
+        seen = 0
+        for slot, count in enumerate(self.histogram):
+            if count and seen + count >= rank:
+                low = DURATION_BOUNDS[slot - 1] if slot else 0.0
+                high = DURATION_BOUNDS[slot] if slot < len(DURATION_BOUNDS) else None
+                longest = self.duration_max
+                if high is None or (longest is not None and longest < high):
+                    high = max(longest if longest is not None else low, low)
+                return low + (high - low) * (rank - seen) / count
+            seen += count
+        return self.duration_max
 
 
 @dataclass(frozen=True)
@@ -400,6 +431,7 @@ _SUMS = {
     "duration_max": Max("duration_max"),
     "wait_total": Sum("wait_total"),
     "wait_max": Max("wait_max"),
+    **{slot: Sum(slot) for slot in DURATION_SLOTS},
 }
 _OUTCOME_FIELD = {"completed": 0, "failed": 1, "cancelled": 2}
 
@@ -411,14 +443,19 @@ def _add_up(rows: Iterable[Mapping[str, Any]], key: str) -> dict[Any, RunStats]:
     for row in rows:
         total = totals.get(row[key])
         if total is None:
-            total = totals[row[key]] = [0, 0, 0, 0, 0.0, None, 0.0, None]
+            total = totals[row[key]] = [0, 0, 0, 0, 0.0, None, 0.0, None, [0] * _SLOTS]
         total[_OUTCOME_FIELD[row["outcome"]]] += int(row["runs"] or 0)
         total[3] += int(row["started"] or 0)
         total[4] += float(row["duration_total"] or 0.0)
         total[5] = _larger(total[5], row["duration_max"])
         total[6] += float(row["wait_total"] or 0.0)
         total[7] = _larger(total[7], row["wait_max"])
-    return {name: RunStats(*total) for name, total in totals.items()}
+        for slot, name in enumerate(DURATION_SLOTS):
+            total[8][slot] += int(row.get(name) or 0)
+    return {name: RunStats(*total[:8], histogram=tuple(total[8])) for name, total in totals.items()}
+
+
+_SLOTS = len(DURATION_SLOTS)
 
 
 def _larger(a: float | None, b: float | None) -> float | None:

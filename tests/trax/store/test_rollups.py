@@ -368,6 +368,22 @@ def test_totals_by_train_give_means_and_maxima(hour: datetime) -> None:
     assert trains["fast.ping"].mean_duration == secs(0.1)
 
 
+def test_durations_are_kept_as_a_histogram_that_gives_percentiles(hour: datetime) -> None:
+    for n, ran in enumerate([0.005, 0.3, 0.3, 0.3, 0.4, 0.4, 0.45, 0.45, 0.48, 2.0]):
+        ended("etl.load", at(hour, n), ran=ran)
+    ended("etl.load", at(hour, 30), ran=None, state=FAILED)  # never started: no duration
+    fold()
+
+    load = rollup_by_train(hour, at(hour, 3600))["etl.load"]
+
+    assert load.histogram[0] == 1 and load.histogram[5] == 8 and load.histogram[7] == 1
+    assert sum(load.histogram) == load.started == 10
+    p50, p95 = load.p50_duration, load.p95_duration
+    assert p50 is not None and 0.25 <= p50 < 0.5, "the middle run is one of the 0.25-0.5 s ones"
+    assert p95 is not None and 1.0 <= p95 <= 2.0, "the slowest tenth ends at the longest run"
+    assert RunStats().p50_duration is None
+
+
 @pytest.mark.parametrize(
     ("since", "until", "options", "words"),
     [
@@ -475,6 +491,7 @@ def test_the_fold_reads_the_runs_since_its_watermark_through_the_end_time_index(
             "before": at(hour, -50),
             "limit": 10_000,
             "minute_since": at(hour, -3600),
+            "bounds": [1.0],
         }
         cursor.execute("EXPLAIN (FORMAT JSON) " + query("postgresql", "rollup_fold"), params)
         (document,) = cursor.fetchone()

@@ -232,7 +232,12 @@ WITH batch AS MATERIALIZED (
         CASE WHEN batch.start_time IS NOT NULL THEN
             GREATEST(EXTRACT(EPOCH FROM batch.start_time - COALESCE(
                 batch.scheduled_time, entry.created_at, batch.created_at)), 0)::float8
-        END AS wait
+        END AS wait,
+        -- The duration's histogram slot (0 .. 15; NULL when the run never started).
+        CASE WHEN batch.start_time IS NOT NULL THEN width_bucket(
+            GREATEST(EXTRACT(EPOCH FROM batch.end_time - batch.start_time), 0)::float8,
+            %(bounds)s::float8[])
+        END AS slot
     FROM batch LEFT JOIN trax_work_queue AS entry ON entry.id = batch.work_queue_id
     WHERE batch.train_state IN ('completed', 'failed', 'cancelled')
 ), buckets AS (
@@ -243,7 +248,23 @@ WITH batch AS MATERIALIZED (
         timed.train_state AS outcome, count(*) AS runs,
         count(timed.duration) AS started, COALESCE(sum(timed.duration), 0) AS duration_total,
         max(timed.duration) AS duration_max, COALESCE(sum(timed.wait), 0) AS wait_total,
-        max(timed.wait) AS wait_max
+        max(timed.wait) AS wait_max,
+        count(*) FILTER (WHERE timed.slot = 0) AS d00,
+        count(*) FILTER (WHERE timed.slot = 1) AS d01,
+        count(*) FILTER (WHERE timed.slot = 2) AS d02,
+        count(*) FILTER (WHERE timed.slot = 3) AS d03,
+        count(*) FILTER (WHERE timed.slot = 4) AS d04,
+        count(*) FILTER (WHERE timed.slot = 5) AS d05,
+        count(*) FILTER (WHERE timed.slot = 6) AS d06,
+        count(*) FILTER (WHERE timed.slot = 7) AS d07,
+        count(*) FILTER (WHERE timed.slot = 8) AS d08,
+        count(*) FILTER (WHERE timed.slot = 9) AS d09,
+        count(*) FILTER (WHERE timed.slot = 10) AS d10,
+        count(*) FILTER (WHERE timed.slot = 11) AS d11,
+        count(*) FILTER (WHERE timed.slot = 12) AS d12,
+        count(*) FILTER (WHERE timed.slot = 13) AS d13,
+        count(*) FILTER (WHERE timed.slot = 14) AS d14,
+        count(*) FILTER (WHERE timed.slot = 15) AS d15
     FROM timed CROSS JOIN (VALUES (60), (3600)) AS spans(seconds)
     CROSS JOIN (VALUES (0), (1)) AS sets(total)
     WHERE (spans.seconds = 3600 OR timed.end_time >= %(minute_since)s)
@@ -251,7 +272,9 @@ WITH batch AS MATERIALIZED (
     GROUP BY 1, 2, 3, 4
 ), upserted AS (
     INSERT INTO trax_run_rollup AS rollup (bucket_seconds, bucket, train, outcome, runs,
-        started, duration_total, duration_max, wait_total, wait_max)
+        started, duration_total, duration_max, wait_total, wait_max,
+        d00, d01, d02, d03, d04, d05, d06, d07,
+        d08, d09, d10, d11, d12, d13, d14, d15)
     SELECT * FROM buckets ORDER BY 1, 2, 3, 4
     ON CONFLICT (bucket_seconds, bucket, train, outcome) DO UPDATE SET
         runs = rollup.runs + EXCLUDED.runs,
@@ -259,7 +282,23 @@ WITH batch AS MATERIALIZED (
         duration_total = rollup.duration_total + EXCLUDED.duration_total,
         duration_max = GREATEST(rollup.duration_max, EXCLUDED.duration_max),
         wait_total = rollup.wait_total + EXCLUDED.wait_total,
-        wait_max = GREATEST(rollup.wait_max, EXCLUDED.wait_max)
+        wait_max = GREATEST(rollup.wait_max, EXCLUDED.wait_max),
+        d00 = rollup.d00 + EXCLUDED.d00,
+        d01 = rollup.d01 + EXCLUDED.d01,
+        d02 = rollup.d02 + EXCLUDED.d02,
+        d03 = rollup.d03 + EXCLUDED.d03,
+        d04 = rollup.d04 + EXCLUDED.d04,
+        d05 = rollup.d05 + EXCLUDED.d05,
+        d06 = rollup.d06 + EXCLUDED.d06,
+        d07 = rollup.d07 + EXCLUDED.d07,
+        d08 = rollup.d08 + EXCLUDED.d08,
+        d09 = rollup.d09 + EXCLUDED.d09,
+        d10 = rollup.d10 + EXCLUDED.d10,
+        d11 = rollup.d11 + EXCLUDED.d11,
+        d12 = rollup.d12 + EXCLUDED.d12,
+        d13 = rollup.d13 + EXCLUDED.d13,
+        d14 = rollup.d14 + EXCLUDED.d14,
+        d15 = rollup.d15 + EXCLUDED.d15
 )
 SELECT (SELECT count(*) FROM batch), last.end_time, last.id
 FROM (SELECT 1) AS one LEFT JOIN LATERAL (
