@@ -61,6 +61,7 @@ class Overview:
     last_hour: RunStats
     last_day: RunStats
     per_minute: RollupSeries
+    per_hour: RollupSeries
     failing_most: tuple[TrainLine, ...]
     slowest: tuple[TrainLine, ...]
     blocked: tuple[Manifest, ...]
@@ -80,6 +81,7 @@ def build_overview(now: datetime, *, using: str, stale_after: float) -> Overview
     queued = WorkQueue.objects.using(using).filter(status=WorkQueueStatus.QUEUED)
     oldest = queued.aggregate(at=Min("created_at"))["at"]
     hour = rollup_series(now - timedelta(hours=1), now, bucket="minute", using=using)
+    hours = rollup_series(now - timedelta(days=1), now, bucket="hour", using=using)
     day = rollup_by_train(now - timedelta(days=1), now, bucket="hour", using=using)
     lines = [TrainLine(name, stats) for name, stats in day.items()]
     return Overview(
@@ -94,6 +96,7 @@ def build_overview(now: datetime, *, using: str, stale_after: float) -> Overview
         last_hour=_total(point.stats for point in hour.points),
         last_day=_total(line.stats for line in lines),
         per_minute=hour,
+        per_hour=hours,
         failing_most=tuple(
             sorted(
                 (line for line in lines if line.stats.failed),
@@ -103,7 +106,7 @@ def build_overview(now: datetime, *, using: str, stale_after: float) -> Overview
         slowest=tuple(
             sorted(
                 (line for line in lines if line.stats.mean_duration is not None),
-                key=lambda line: (-(line.stats.mean_duration or 0.0), line.name),
+                key=lambda line: (-_slowness(line.stats), line.name),
             )[:TOP]
         ),
         blocked=tuple(_blocked(using)),
@@ -114,6 +117,11 @@ def build_overview(now: datetime, *, using: str, stale_after: float) -> Overview
             )[:20]
         ),
     )
+
+
+def _slowness(stats: RunStats) -> float:
+    """p95 duration, else the mean (rollups folded before the histogram existed)."""
+    return stats.p95_duration or stats.mean_duration or 0.0
 
 
 def _total(stats: Any) -> RunStats:

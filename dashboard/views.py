@@ -26,7 +26,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     data = build_overview(
         database_now(using), using=using, stale_after=get_settings().LEASE_SECONDS
     )
-    context = {"o": data, "chart": runs_per_minute(data.per_minute)}
+    context = {
+        "o": data,
+        "chart": runs_per_minute(data.per_minute),
+        "day_chart": runs_per_minute(data.per_hour),
+    }
     return render(request, page_template(request, "overview"), context)
 
 

@@ -85,6 +85,9 @@ def test_the_overview_counts_what_runs_waits_fails_and_works(staff: Client) -> N
     assert metric(page, "failed-hour") == "1"
     assert metric(page, "success-rate") == "66.7 %"
     assert "demo.always_fails" in page  # failing most
+    day_chart = page.split('data-chart="per-hour"')[1].split("</svg>")[0]
+    assert 'class="completed"' in day_chart and ": 2 completed</title>" in day_chart
+    assert "<th>p50</th><th>p95</th>" in page  # slowest trains, from the rollups' histogram
     assert "h/1 <strong>leader</strong>" in page
     assert "nightly&lt;script&gt;" in page and "nightly<script>" not in page
     assert Manifest.objects.filter(external_id="nightly<script>").exists()
