@@ -452,7 +452,14 @@ def _add_up(rows: Iterable[Mapping[str, Any]], key: str) -> dict[Any, RunStats]:
         total[7] = _larger(total[7], row["wait_max"])
         for slot, name in enumerate(DURATION_SLOTS):
             total[8][slot] += int(row.get(name) or 0)
-    return {name: RunStats(*total[:8], histogram=tuple(total[8])) for name, total in totals.items()}
+    return {name: _stats(total) for name, total in totals.items()}
+
+
+def _stats(total: list[Any]) -> RunStats:
+    completed, failed, cancelled, started, duration, longest, wait, wait_max, slots = total
+    return RunStats(
+        completed, failed, cancelled, started, duration, longest, wait, wait_max, tuple(slots)
+    )
 
 
 _SLOTS = len(DURATION_SLOTS)
