@@ -48,6 +48,8 @@ class RunDetail:
     attempts: tuple[Metadata, ...]
     children: tuple[Metadata, ...]
     entry: WorkQueue | None
+    dependents: tuple[WorkQueue, ...] = ()
+    """Work its success queued for the schedules that run after its own."""
 
 
 def run_detail(run: Metadata, *, using: str, now: datetime) -> RunDetail:
@@ -82,6 +84,19 @@ def run_detail(run: Metadata, *, using: str, now: datetime) -> RunDetail:
             .order_by("id")
         ),
         entry=entry,
+        dependents=_dependents(run, using),
+    )
+
+
+def _dependents(run: Metadata, using: str) -> tuple[WorkQueue, ...]:
+    """Entries queued for schedules depending on the run's own, stamped with this success."""
+    if run.manifest_id is None or run.train_state != TrainState.COMPLETED or not run.end_time:
+        return ()
+    return tuple(
+        WorkQueue.objects.using(using)
+        .filter(manifest__depends_on_id=run.manifest_id, parent_success_stamp=run.end_time)
+        .select_related("manifest")
+        .order_by("id")
     )
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 import trax
 from tests.dashboard.users import operator
 from trax.models import Audit, Metadata, TrainState
-from trax.testing import drain
+from trax.testing import drain, run_scheduler_cycle
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +102,19 @@ def test_a_running_run_shows_the_junctions_behind_it_done_and_its_own_time_ticki
 
     listed = viewer.get(reverse("dashboard:runs")).content.decode()
     assert "process · <span data-elapsed=" in listed  # the junction and its time so far
+
+
+def test_a_schedules_run_lists_the_dependents_its_success_fired(viewer: Client) -> None:
+    trax.scheduler.schedule("nightly", "demo.greet", {"name": "p"}, trax.Every.hours(24))
+    trax.scheduler.schedule_dependent("after-nightly", "demo.greet", {"name": "d"}, "nightly")
+    trax.scheduler.trigger("nightly")
+    drain()
+    run_scheduler_cycle()  # the manager queues the dependent of the success
+    drain()
+    parent = Metadata.objects.filter(manifest__external_id="nightly").earliest("id")
+
+    html = page(viewer, parent)
+
+    assert "fired dependent schedule after-nightly" in html
+    child = Metadata.objects.filter(manifest__external_id="after-nightly").earliest("id")
+    assert f'href="{reverse("dashboard:run", args=[child.pk])}">#{child.pk}</a>' in html
