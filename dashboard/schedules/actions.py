@@ -43,9 +43,7 @@ def disable(ids: list[int], actor: str, params: Mapping[str, str]) -> int:
 
 def _switch(ids: list[int], *, enabled: bool) -> int:
     changing = list(
-        Manifest.objects.filter(id__in=ids)
-        .exclude(is_enabled=enabled)
-        .values_list("id", flat=True)
+        Manifest.objects.filter(id__in=ids).exclude(is_enabled=enabled).values_list("id", flat=True)
     )
     return manifest_set_enabled(changing, enabled, using="default")
 

@@ -61,7 +61,7 @@ def _worded(fields: list[str], zone: str) -> str | None:
         return "every minute"
     if second == "*" and minute == "*" and hour == "*" and day == "*" and weekday == "*":
         return "every second"
-    if second != "0" or day != "*" and weekday != "*":
+    if second != "0" or (day != "*" and weekday != "*"):
         return None
     step = _step(minute)
     if step is not None and hour == "*" and day == "*" and weekday == "*":

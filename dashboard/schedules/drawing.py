@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 NODE_WIDTH = 190
 NODE_HEIGHT = 40
@@ -56,10 +57,11 @@ def depths(keys: Sequence[str], edges: Sequence[Edge]) -> dict[str, int]:
     return depth
 
 
-def draw(nodes: Sequence[Node], edges: Sequence[Edge], *, title: str) -> str:
-    """The graph as an ``<svg>`` element (escaped: labels are data), or "" without nodes."""
+def draw(nodes: Sequence[Node], edges: Sequence[Edge], *, title: str) -> SafeString:
+    """The graph as an ``<svg>`` element, or "" without nodes. Every label, note and link is
+    escaped here, which is what makes the markup safe to place in a page."""
     if not nodes:
-        return ""
+        return mark_safe("")
     depth = depths([n.key for n in nodes], edges)
     columns: dict[int, list[Node]] = {}
     for node in sorted(nodes, key=lambda n: n.label):
@@ -85,7 +87,7 @@ def draw(nodes: Sequence[Node], edges: Sequence[Edge], *, title: str) -> str:
     for node in nodes:
         parts.append(_node(node, *place[node.key]))
     parts.append("</svg>")
-    return "".join(parts)
+    return mark_safe("".join(parts))  # every value in it was escaped above
 
 
 def _edge(start: tuple[int, int], end: tuple[int, int], dormant: bool) -> str:

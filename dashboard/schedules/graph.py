@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.schedules.drawing import Edge, Node, draw
 from dashboard.schedules.listing import words_of
@@ -23,8 +24,8 @@ _WORST = ("failed", "cancelled", "in_progress", "pending", "completed")
 class Graphs:
     """Both pictures (SVG markup, "" when there is nothing to draw) and what was left out."""
 
-    manifests: str
-    groups: str
+    manifests: SafeString
+    groups: SafeString
     left_out: int
 
 
@@ -69,10 +70,10 @@ def _outcome(state: str | None, *, blocked: bool = False) -> str:
     return "failed" if blocked else state or "none"
 
 
-def _group_graph(*, using: str) -> str:
+def _group_graph(*, using: str) -> SafeString:
     groups = list(ManifestGroup.objects.using(using).order_by("name"))
     if not groups:
-        return ""
+        return mark_safe("")
     worst: dict[int, str] = {}
     for group_id, state in annotated(Manifest.objects.using(using)).values_list(
         "group_id", "last_state"

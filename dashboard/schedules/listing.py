@@ -3,6 +3,7 @@ failure streak, its active runs; read in a fixed number of queries per page."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,9 +93,10 @@ def rows(manifests: list[Manifest], *, using: str) -> list[ScheduleRow]:
 
 def _per_manifest(runs: QuerySet[Any]) -> dict[int, int]:
     return dict(
-        runs.order_by().values_list("manifest_id").annotate(n=Count("id")).values_list(
-            "manifest_id", "n"
-        )
+        runs.order_by()
+        .values_list("manifest_id")
+        .annotate(n=Count("id"))
+        .values_list("manifest_id", "n")
     )
 
 
@@ -107,6 +109,7 @@ class ScheduleDetail:
     queued: WorkQueue | None
     dead_letter: DeadLetter | None
     dependents: list[Manifest]
+    input_json: str
 
 
 def schedule_detail(manifest: Manifest, *, using: str) -> ScheduleDetail:
@@ -124,4 +127,5 @@ def schedule_detail(manifest: Manifest, *, using: str) -> ScheduleDetail:
         dependents=list(
             Manifest.objects.using(using).filter(depends_on=manifest).order_by("external_id")
         ),
+        input_json=json.dumps(manifest.input, indent=2, ensure_ascii=False),
     )
