@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Q
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from dashboard.schedules.drawing import Edge, Node, draw
 from dashboard.schedules.listing import words_of
@@ -30,7 +30,8 @@ class Graphs:
 
 
 def dependency_graphs(*, using: str) -> Graphs:
-    """The manifests that depend on another or are depended on, and every group."""
+    """The manifests that run after another or that another runs after, and the groups
+    such links join."""
     linked = (
         annotated(Manifest.objects.using(using))
         .filter(Q(depends_on__isnull=False) | Q(dependents__isnull=False))
@@ -71,29 +72,28 @@ def _outcome(state: str | None, *, blocked: bool = False) -> str:
 
 
 def _group_graph(*, using: str) -> SafeString:
-    groups = list(ManifestGroup.objects.using(using).order_by("name"))
-    if not groups:
-        return mark_safe("")
-    worst: dict[int, str] = {}
-    for group_id, state in annotated(Manifest.objects.using(using)).values_list(
-        "group_id", "last_state"
-    ):
-        known = worst.get(group_id)
-        if state in _WORST and (known is None or _WORST.index(state) < _WORST.index(known)):
-            worst[group_id] = state
+    """Groups joined by a manifest of one running after a manifest of another."""
     links = set(
         Manifest.objects.using(using)
         .filter(depends_on__isnull=False)
         .exclude(group_id=F("depends_on__group_id"))
         .values_list("depends_on__group_id", "group_id")
     )
+    linked = {group_id for link in links for group_id in link}
+    groups = list(ManifestGroup.objects.using(using).filter(id__in=linked).order_by("name"))
+    worst: dict[int, str] = {}
+    members = annotated(Manifest.objects.using(using).filter(group_id__in=linked))
+    for group_id, state in members.values_list("group_id", "last_state"):
+        known = worst.get(group_id)
+        if state in _WORST and (known is None or _WORST.index(state) < _WORST.index(known)):
+            worst[group_id] = state
     nodes = [
         Node(
             key=str(g.pk),
             label=g.name,
             note=("enabled" if g.is_enabled else "disabled")
             + (f", at most {g.max_active_jobs} active" if g.max_active_jobs else ""),
-            href=f"{reverse('dashboard:groups')}#group-{g.pk}",
+            href=reverse("dashboard:group", args=[g.pk]),
             outcome=worst.get(g.pk, "none"),
         )
         for g in groups

@@ -65,8 +65,7 @@ def test_other_shapes_fall_back_to_the_cron_text(expression: str) -> None:
 def test_dependents_once_and_manual() -> None:
     assert describe_schedule("dependent", parent="extract") == "after extract succeeds"
     assert (
-        describe_schedule("dormant_dependent", parent="watch")
-        == "dormant until watch activates it"
+        describe_schedule("dormant_dependent", parent="watch") == "dormant until watch activates it"
     )
     at = datetime(2026, 12, 24, 18, 0, tzinfo=UTC)
     assert describe_schedule("once", run_at=at) == "once, at 2026-12-24 18:00:00 UTC"
