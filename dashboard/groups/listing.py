@@ -60,8 +60,8 @@ def group_rows(*, using: str, only: int | None = None) -> list[GroupRow]:
         GroupRow(
             group=g,
             members=members[g.pk],
-            member_count=g.member_count,  # type: ignore[attr-defined]
-            enabled_count=g.enabled_count,  # type: ignore[attr-defined]
+            member_count=g.member_count,
+            enabled_count=g.enabled_count,
             active=active.get(g.pk, 0),
         )
         for g in found

@@ -47,7 +47,7 @@ def dependency_graphs(*, using: str) -> Graphs:
             label=m.external_id,
             note=words_of(m),
             href=reverse("dashboard:schedule", args=[m.pk]),
-            outcome=_outcome(m.last_state, blocked=m.blocked),  # type: ignore[attr-defined]
+            outcome=_outcome(m.last_state, blocked=m.blocked),
         )
         for m in manifests
     ]

@@ -47,7 +47,7 @@ class SchedulePage:
 
 def words_of(manifest: Manifest) -> str:
     """``manifest``'s schedule in words."""
-    parent = manifest.depends_on.external_id if manifest.depends_on_id else None
+    parent = manifest.depends_on.external_id if manifest.depends_on is not None else None
     return describe_schedule(
         manifest.schedule_type,
         interval_seconds=manifest.interval_seconds,
