@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-NODE_WIDTH = 190
+NODE_WIDTH = 230
 NODE_HEIGHT = 40
 COLUMN_GAP = 70
 ROW_GAP = 14
 MARGIN = 10
-#: Characters of a label that fit a node; longer ones are cut with "…" (whole on hover).
-LABEL_CHARS = 24
+#: Characters of a label, and of its note, that fit a node; longer ones are cut with "…"
+#: (whole on hover).
+LABEL_CHARS = 28
+NOTE_CHARS = 38
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,15 @@ def _edge(start: tuple[int, int], end: tuple[int, int], dormant: bool) -> str:
 
 
 def _node(node: Node, x: int, y: int) -> str:
-    label = node.label if len(node.label) <= LABEL_CHARS else node.label[: LABEL_CHARS - 1] + "…"
+    label = _cut(node.label, LABEL_CHARS)
     return (
         f'<a href="{escape(node.href)}" class="node {escape(node.outcome)}" '
         f'data-node="{escape(node.key)}"><title>{escape(node.label)} — {escape(node.note)}</title>'
         f'<rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="6"/>'
         f'<text x="{x + 10}" y="{y + 17}">{escape(label)}</text>'
-        f'<text x="{x + 10}" y="{y + 32}" class="note">{escape(node.note[:32])}</text></a>'
+        f'<text x="{x + 10}" y="{y + 32}" class="note">{escape(_cut(node.note, NOTE_CHARS))}</text></a>'
     )
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"

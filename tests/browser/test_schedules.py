@@ -77,6 +77,9 @@ def test_disable_enable_and_trigger_a_schedule_and_see_its_run_appear(
     run = Metadata.objects.filter(manifest=sync).latest("id")
     expect(row).to_contain_text(f"#{run.pk}", timeout=10_000)  # live, without a reload
     expect(row.get_by_role("link", name=f"#{run.pk}")).to_be_visible()
+    row.get_by_role("link", name="orders-sync").click()
+    expect(page.get_by_role("link", name=f"#{run.pk}")).to_be_visible()
+    screenshots(page, "schedule")
 
     page.goto("/trax/schedules/graph/")
     expect(page.locator("svg.graph")).to_have_count(2)
@@ -92,7 +95,6 @@ def test_an_edit_with_a_bad_cron_is_refused_naming_the_field(
     page = staff_page
     page.goto(f"/trax/schedules/{sync.pk}/")
     expect(page.locator(".run-title")).to_contain_text("orders-sync")
-    screenshots(page, "schedule")
 
     page.get_by_text("Edit schedule and options").click()
     page.get_by_label("Schedule type").select_option("cron")
@@ -107,7 +109,7 @@ def test_an_edit_with_a_bad_cron_is_refused_naming_the_field(
     page.get_by_label("Cron expression").fill("30 3 * * 1-5")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("Saved orders-sync")
-    expect(page.locator(".legend").first).to_contain_text("at 03:30 UTC on weekdays")
+    expect(page.locator("main .legend").first).to_contain_text("at 03:30 UTC on weekdays")
 
 
 def test_the_groups_page(staff_user: Any, staff_page: Any, screenshots: Any) -> None:
