@@ -191,3 +191,14 @@ def test_a_bad_edit_names_the_field_and_saves_nothing(
     assert "Nothing saved." in html and named in html
     assert ManifestGroup.objects.filter(pk=etl.pk).values().get() == before
     assert Audit.objects.count() == audits
+
+
+def test_the_live_parts_alone_on_the_page_scripts_request(
+    client: Client, etl: ManifestGroup
+) -> None:
+    viewer = as_user(client)
+    for url in (reverse("dashboard:groups"), reverse("dashboard:group", args=[etl.pk])):
+        html = viewer.get(url, HTTP_X_TRAX_FRAGMENT="1").content.decode()
+        assert (
+            "extract" in html and "<html" not in html and '<form method="post" action' not in html
+        )

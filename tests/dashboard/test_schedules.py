@@ -501,3 +501,16 @@ def test_the_graph_draws_linked_schedules_and_groups(client: Client) -> None:
     # it runs after nothing and nothing runs after it, and its group (its own) waits on none
     assert "alone" not in html
     assert ">warehouse<" in html and ">etl<" in html
+
+
+def test_a_schedule_pages_live_part_leaves_the_edit_form_alone(client: Client) -> None:
+    manifest = schedule("x")
+    viewer = as_user(client)
+    for url in (
+        reverse("dashboard:schedule", args=[manifest.pk]),
+        reverse("dashboard:schedules_graph"),
+    ):
+        html = viewer.get(url, HTTP_X_TRAX_FRAGMENT="1").content.decode()
+        assert "<html" not in html and "Edit schedule and options" not in html
+    whole = viewer.get(reverse("dashboard:schedule", args=[manifest.pk])).content.decode()
+    assert whole.index("Edit schedule and options") < whole.index('<main id="live"')
