@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dashboard import run_actions  # noqa: F401  (offers "cancel all matching" on runs)
 from dashboard.access import console_page, refusal
 from dashboard.charts import runs_per_minute
 from dashboard.overview import build_overview

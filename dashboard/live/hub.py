@@ -20,8 +20,8 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.db import DatabaseError, connections
 
-from trax.events.channels import CAPACITY_FREED, JOBS_READY, RUN_CANCEL, WORK_QUEUED
-from trax.events.listener import RECONNECTED, Listener
+from trax.events.channels import CAPACITY_FREED, CHANGED, JOBS_READY, RUN_CANCEL, WORK_QUEUED
+from trax.events.listener import RECONNECTED, Event, Listener
 from trax.store import change_marker, run_records_alias
 
 logger = logging.getLogger("dashboard.live")
@@ -29,21 +29,36 @@ logger = logging.getLogger("dashboard.live")
 #: The channel-layer group every live socket of this process joins.
 GROUP = "trax.dashboard.live"
 
-#: Which topic each notification channel touches (pages subscribe to topics).
+#: Which topics each notification channel touches (pages subscribe to topics); on
+#: ``trax_changed`` the payload names the topic.
 TOPICS: dict[str, tuple[str, ...]] = {
     WORK_QUEUED: ("queue",),
     JOBS_READY: ("queue", "runs"),
-    CAPACITY_FREED: ("runs",),
+    CAPACITY_FREED: ("runs", "queue"),
     RUN_CANCEL: ("runs",),
+    CHANGED: (),
 }
-ALL_TOPICS: tuple[str, ...] = ("queue", "runs")
+ALL_TOPICS: tuple[str, ...] = (
+    "queue",
+    "runs",
+    "dead_letters",
+    "schedules",
+    "processes",
+    "settings",
+    "bulk",
+)
 
 
-def topics_of(channels: Iterable[str]) -> set[str]:
-    """The topics touched by events on ``channels`` (a reconnection may have missed any)."""
+def topics_of(events: Iterable[Event]) -> set[str]:
+    """The topics touched by ``events`` (a reconnection may have missed any)."""
     found: set[str] = set()
-    for channel in channels:
-        found.update(ALL_TOPICS if channel == RECONNECTED else TOPICS.get(channel, ()))
+    for event in events:
+        if event.channel == RECONNECTED:
+            found.update(ALL_TOPICS)
+        elif event.channel == CHANGED:
+            found.update(topic for topic in event.payload.split(",") if topic in ALL_TOPICS)
+        else:
+            found.update(TOPICS.get(event.channel, ()))
     return found
 
 
@@ -118,7 +133,7 @@ class _Watch:
 
     def changes(self, timeout: float) -> set[str]:
         if self.listener.enabled:
-            return topics_of(event.channel for event in self.listener.wait(timeout))
+            return topics_of(self.listener.wait(timeout))
         self.listener.wait(timeout)  # a polling wait: sleeps out the timeout
         try:
             marker = change_marker(using=self.using)

@@ -65,7 +65,8 @@ def nav_link(context: Context, name: str, label: str) -> str:
     return format_html('<a href="{}"{}>{}</a>', url, current, label)
 
 
-@register.simple_tag
-def bulk_actions(page: str) -> list[BulkAction]:
-    """The bulk actions ``page`` offers on all matching objects."""
-    return page_actions(page)
+@register.simple_tag(takes_context=True)
+def bulk_actions(context: Context, page: str) -> list[BulkAction]:
+    """The bulk actions ``page`` offers on all matching objects that the user may take."""
+    user = context["request"].user
+    return [action for action in page_actions(page) if user.has_perm(action.permission)]

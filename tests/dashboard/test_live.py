@@ -16,10 +16,10 @@ from django.contrib.auth.models import AnonymousUser
 
 import trax
 from dashboard.consumers import FORBIDDEN, LiveConsumer
-from dashboard.live.hub import hub, topics_of
+from dashboard.live.hub import ALL_TOPICS, hub, topics_of
 from tests.dashboard.users import operator
-from trax.events.channels import CAPACITY_FREED, JOBS_READY, WORK_QUEUED
-from trax.events.listener import RECONNECTED
+from trax.events.channels import CAPACITY_FREED, CHANGED, JOBS_READY, WORK_QUEUED
+from trax.events.listener import RECONNECTED, Event
 
 #: The socket tests: async, and on a database other processes' commits reach (NOTIFY is sent
 #: at commit).
@@ -94,8 +94,16 @@ async def test_a_burst_of_changes_reaches_an_open_socket_as_one_message(fast_hub
 
 
 def test_each_channel_names_the_topics_it_touches() -> None:
-    assert topics_of([WORK_QUEUED]) == {"queue"}
-    assert topics_of([CAPACITY_FREED]) == {"runs"}
-    assert topics_of([JOBS_READY, WORK_QUEUED]) == {"queue", "runs"}
-    assert topics_of([RECONNECTED]) == {"queue", "runs"}
-    assert topics_of(["elsewhere"]) == set()
+    def topics(*events: tuple[str, str] | str) -> set[str]:
+        return topics_of(Event(*e) if isinstance(e, tuple) else Event(e, "") for e in events)
+
+    assert topics(WORK_QUEUED) == {"queue"}
+    assert topics(CAPACITY_FREED) == {"runs", "queue"}
+    assert topics(JOBS_READY, WORK_QUEUED) == {"queue", "runs"}
+    assert topics(RECONNECTED) == set(ALL_TOPICS)
+    assert topics((CHANGED, "dead_letters"), (CHANGED, "processes")) == {
+        "dead_letters",
+        "processes",
+    }
+    assert topics((CHANGED, "<script>")) == set(), "an unknown topic is dropped"
+    assert topics("elsewhere") == set()

@@ -75,9 +75,11 @@ def test_a_run_started_by_trax_run_stops_mid_junction_when_cancelled_elsewhere(
     )
     command.wait_output("of demo.slow started", limit=30)
     run = wait_for(
-        lambda: Metadata.objects.filter(name="demo.slow", train_state=TrainState.IN_PROGRESS)
-        .values_list("id", flat=True)
-        .first(),
+        lambda: (
+            Metadata.objects.filter(name="demo.slow", train_state=TrainState.IN_PROGRESS)
+            .values_list("id", flat=True)
+            .first()
+        ),
         "the run to be in progress",
     )
     assert f"run {run} (" in command.output()  # its id is said when it starts

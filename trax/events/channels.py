@@ -11,3 +11,7 @@ JOBS_READY = "trax_jobs_ready"
 
 RUN_CANCEL = "trax_cancel"
 """Runs were flagged for cancellation (payload: comma-separated run ids): wakes cancel watchers."""
+
+CHANGED = "trax_changed"
+"""Something an open console page shows changed (payload: the topic — ``runs``, ``queue``,
+``dead_letters``, ``schedules``, ``processes``, ``settings`` or ``bulk``): wakes live pages."""

@@ -2,6 +2,7 @@
 
 from trax.models.audit import Audit
 from trax.models.background_job import BackgroundJob
+from trax.models.bulk_operation import BulkOperation
 from trax.models.choices import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -30,6 +31,7 @@ __all__ = [
     "TERMINAL_STATES",
     "Audit",
     "BackgroundJob",
+    "BulkOperation",
     "CancelReason",
     "DeadLetter",
     "DeadLetterStatus",

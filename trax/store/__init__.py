@@ -6,6 +6,7 @@ from trax.store.background_jobs.claim import ClaimedRun, background_job_claim
 from trax.store.background_jobs.completion import Completion, background_job_complete
 from trax.store.background_jobs.reaper import ReapReport, background_job_reap_expired
 from trax.store.batches import IsolatedWrite, write_isolating
+from trax.store.bulk import bulk_operation_advance, bulk_operation_finish, bulk_operation_start
 from trax.store.changes import change_marker
 from trax.store.clock import database_now
 from trax.store.dead_letter import (
@@ -114,6 +115,9 @@ __all__ = [
     "background_job_claim",
     "background_job_complete",
     "background_job_reap_expired",
+    "bulk_operation_advance",
+    "bulk_operation_finish",
+    "bulk_operation_start",
     "change_marker",
     "database_now",
     "dead_letter_acknowledge",

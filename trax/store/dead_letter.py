@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Now
 
 from trax.events.channels import WORK_QUEUED
-from trax.events.notify import notify
+from trax.events.notify import notify, notify_changed
 from trax.models import DeadLetter, DeadLetterStatus, Manifest, WorkQueue
 
 
@@ -25,7 +25,10 @@ def dead_letter_create(letters: Sequence[DeadLetter], *, using: str) -> int:
     )
     before = awaiting.count()
     DeadLetter.objects.using(using).bulk_create(letters, ignore_conflicts=True)
-    return awaiting.count() - before
+    created = awaiting.count() - before
+    if created:
+        notify_changed("dead_letters", using=using)
+    return created
 
 
 def dead_letter_retry(
@@ -71,6 +74,8 @@ def dead_letter_retry(
             entries.append(entry)
         if entries:
             notify(WORK_QUEUED, using=using)
+        if letters:
+            notify_changed("dead_letters", using=using)
     return entries
 
 
@@ -90,6 +95,8 @@ def dead_letter_acknowledge(
             resolution_note=note,
         )
         _settle_failures(manifest_ids, using=using)
+        if resolved:
+            notify_changed("dead_letters", using=using)
     return resolved
 
 

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Case, Q, Subquery, Value, When
 
 from trax.events.channels import WORK_QUEUED
-from trax.events.notify import notify
+from trax.events.notify import notify, notify_changed
 from trax.models import (
     DeadLetter,
     DeadLetterStatus,
@@ -113,11 +113,14 @@ def manifest_queue_dependent(entry: NewWorkEntry, parent_success: datetime, *, u
 
 def manifest_set_enabled(manifest_ids: Sequence[int], enabled: bool, *, using: str) -> int:
     """Enable or disable manifests at runtime; the start-up sync then leaves ``is_enabled``."""
-    return (
-        Manifest.objects.using(using)
-        .filter(id__in=manifest_ids)
-        .update(is_enabled=enabled, is_enabled_overridden=True)
-    )
+    with transaction.atomic(using=using):
+        changed = (
+            Manifest.objects.using(using)
+            .filter(id__in=manifest_ids)
+            .update(is_enabled=enabled, is_enabled_overridden=True)
+        )
+        notify_changed("schedules", using=using)
+    return changed
 
 
 class ManifestInUseError(Exception):
@@ -129,15 +132,19 @@ def manifest_save(
 ) -> None:
     """Insert a new manifest, or write ``update_fields`` of an existing one (only the columns
     the caller owns: a completion's last success is never written back from an older read)."""
-    if manifest.pk is None or update_fields is None:
-        manifest.save(using=using)
-    else:
-        manifest.save(using=using, update_fields=list(update_fields))
+    with transaction.atomic(using=using):
+        if manifest.pk is None or update_fields is None:
+            manifest.save(using=using)
+        else:
+            manifest.save(using=using, update_fields=list(update_fields))
+        notify_changed("schedules", using=using)
 
 
 def manifest_group_save(group: ManifestGroup, *, using: str) -> None:
     """Insert or update a manifest group (its dispatch controls)."""
-    group.save(using=using)
+    with transaction.atomic(using=using):
+        group.save(using=using)
+        notify_changed("schedules", using=using)
 
 
 def manifest_deletion_blockers(manifest_ids: Sequence[int], *, using: str) -> dict[int, str]:

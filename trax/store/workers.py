@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import connections, transaction
 from django.db.models.functions import Now
 
+from trax.events.notify import notify_changed
 from trax.models import Worker
 from trax.store.clock import database_later_sql, database_now_sql, seconds_parameter
 
@@ -30,6 +31,7 @@ def worker_register(
             "runs_in_flight": 0,
         },
     )
+    notify_changed("processes", using=using)
 
 
 def worker_heartbeat(
@@ -81,8 +83,12 @@ def worker_heartbeat(
 def worker_unregister(worker_id: str, *, using: str) -> None:
     """Remove this process's row on a clean exit."""
     Worker.objects.using(using).filter(worker_id=worker_id).delete()
+    notify_changed("processes", using=using)
 
 
 def worker_prune_stale(before: datetime, *, using: str) -> int:
     """Delete rows of processes whose last heartbeat is older than ``before``."""
-    return Worker.objects.using(using).filter(last_heartbeat_at__lt=before).delete()[0]
+    pruned = Worker.objects.using(using).filter(last_heartbeat_at__lt=before).delete()[0]
+    if pruned:
+        notify_changed("processes", using=using)
+    return pruned

@@ -9,6 +9,13 @@
   var state = document.getElementById("live-state");
   if (!main || !window.WebSocket) { return; }
   var url = main.getAttribute("data-live-url");
+  // The topics this page shows ("runs queue"); none listed: every change refreshes it.
+  var topics = (main.getAttribute("data-live-topics") || "").split(/\s+/).filter(Boolean);
+
+  function concerns(changed) {
+    if (!topics.length || !changed) { return true; }
+    return changed.some(function (topic) { return topics.indexOf(topic) >= 0; });
+  }
   var fetching = false, again = false, delay = 1000;
 
   function busy() {
@@ -57,7 +64,7 @@
     socket.onopen = function () { delay = 1000; state.classList.add("on"); };
     socket.onmessage = function (event) {
       var message = JSON.parse(event.data);
-      if (message.type === "changed") { refresh(); }
+      if (message.type === "changed" && concerns(message.topics)) { refresh(); }
     };
     socket.onclose = function (event) {
       state.classList.remove("on");

@@ -65,6 +65,7 @@ CLAIM = {
     "host_environment": "",
     "host_instance_id": "",
     "host_labels": "{}",
+    "changed": "x",
 }
 
 

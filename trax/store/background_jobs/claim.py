@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connections, transaction
 
+from trax.events.channels import CHANGED
 from trax.store.queries import execute_named, query
 from trax.store.runs.metadata import HostStamp
 
@@ -67,7 +68,7 @@ def background_job_claim(
         "host_labels": json.dumps(host.labels),
     }
     if connection.vendor == "postgresql":
-        rows = _claim_postgresql(connection, {**params, "token": token})
+        rows = _claim_postgresql(connection, {**params, "token": token, "changed": CHANGED})
         return [_claimed(row, token) for row in rows]
     with transaction.atomic(using=using):
         rows = _claim_sqlite(connection, params, token)
@@ -98,7 +99,7 @@ def keep_to_indexes(connection: Any) -> None:
 
 
 def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:
-    job_id, metadata_id, name, data, external_id, manifest_id, parent_id, attempt, entry = row
+    job_id, metadata_id, name, data, external_id, manifest_id, parent_id, attempt, entry = row[:9]
     return ClaimedRun(
         job_id=job_id,
         metadata_id=metadata_id,

@@ -13,8 +13,8 @@ from django.db import connections, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import Now
 
-from trax.events.channels import RUN_CANCEL
-from trax.events.notify import notify
+from trax.events.channels import CHANGED, RUN_CANCEL
+from trax.events.notify import notify, notify_changed
 from trax.models import (
     CancelReason,
     FailureKind,
@@ -114,6 +114,7 @@ def metadata_start(
             return False
         for write in also:
             write()
+        notify_changed("runs", using=alias)
     return True
 
 
@@ -153,6 +154,7 @@ def metadata_finish(
             return False
         for write in also:
             write()
+        notify_changed("runs", using=alias)
     return True
 
 
@@ -203,11 +205,13 @@ def metadata_publish_progress(changes: Sequence[JunctionProgress], *, using: str
                 "UPDATE trax_metadata AS run SET currently_running_junction = v.junction, "
                 "junction_started_at = STATEMENT_TIMESTAMP() - make_interval(secs => v.age) "
                 "FROM unnest(%s::bigint[], %s::text[], %s::float8[]) AS v(id, junction, age) "
-                "WHERE run.id = v.id AND (run.train_state = 'in_progress') IS TRUE",
+                "WHERE run.id = v.id AND (run.train_state = 'in_progress') IS TRUE "
+                "RETURNING pg_notify(%s, 'runs') IS NULL",  # open pages show the progress
                 [
                     [c.run_id for c in changes],
                     [c.junction for c in changes],
                     [c.age for c in changes],
+                    CHANGED,
                 ],
             )
             return cursor.rowcount

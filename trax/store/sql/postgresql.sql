@@ -4,7 +4,8 @@
 -- name: background_job_claim
 -- Pick and lock free jobs (MATERIALIZED, so the LIMIT holds), start their runs still pending
 -- (the guarded pending -> in_progress), claim the jobs of the runs started, and delete the
--- jobs whose run is no longer pending (cancelled or reaped before it started).
+-- jobs whose run is no longer pending (cancelled or reaped before it started); tell open
+-- console pages that runs started.
 WITH picked AS MATERIALIZED (
     SELECT id, metadata_id FROM trax_background_job
     WHERE claimed_by IS NULL
@@ -35,7 +36,8 @@ WITH picked AS MATERIALIZED (
     WHERE job.id = picked.id AND picked.metadata_id NOT IN (SELECT id FROM started)
 )
 SELECT claimed.id, started.id, started.name, started.input, started.external_id,
-       started.manifest_id, started.parent_id, started.attempt, started.work_queue_id
+       started.manifest_id, started.parent_id, started.attempt, started.work_queue_id,
+       pg_notify(%(changed)s, 'runs') IS NULL  -- one per transaction: identical ones merge
 FROM claimed JOIN started ON started.id = claimed.metadata_id
 
 -- name: background_job_complete
