@@ -197,6 +197,8 @@ def test_the_live_parts_alone_on_the_page_scripts_request(
     client: Client, etl: ManifestGroup
 ) -> None:
     viewer = as_user(client)
+    whole = viewer.get(reverse("dashboard:groups")).content.decode()
+    assert 'data-live-topics="runs schedules"' in whole
     for url in (reverse("dashboard:groups"), reverse("dashboard:group", args=[etl.pk])):
         html = viewer.get(url, HTTP_X_TRAX_FRAGMENT="1").content.decode()
         assert (

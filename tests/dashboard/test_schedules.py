@@ -513,4 +513,6 @@ def test_a_schedule_pages_live_part_leaves_the_edit_form_alone(client: Client) -
         html = viewer.get(url, HTTP_X_TRAX_FRAGMENT="1").content.decode()
         assert "<html" not in html and "Edit schedule and options" not in html
     whole = viewer.get(reverse("dashboard:schedule", args=[manifest.pk])).content.decode()
+    # it refreshes when runs, schedules, dead letters or the queue change
+    assert 'data-live-topics="runs schedules dead_letters queue"' in whole
     assert whole.index("Edit schedule and options") < whole.index('<main id="live"')
