@@ -53,7 +53,7 @@ def edit(request: HttpRequest, group_id: int) -> HttpResponse:
     manifest_group_save(form.instance, using="default")
     audit_record(
         actor=request.user.get_username(),
-        action="group.edit",
+        action="groups.edit",
         target=f"group:{group_id}",
         detail={
             "before": {name: before[name] for name in changed},
@@ -79,7 +79,7 @@ def trigger(request: HttpRequest, group_id: int) -> HttpResponse:
     count = scheduler.as_actor(actor, audited=False).trigger_group(group.name)
     audit_record(
         actor=actor,
-        action="group.trigger",
+        action="groups.trigger",
         target=f"group:{group_id}",
         detail={"group": group.name, "triggered": count, "from": "console"},
         using=run_records_alias(),
@@ -103,7 +103,7 @@ def cancel(request: HttpRequest, group_id: int) -> HttpResponse:
     count = scheduler.as_actor(actor, audited=False).cancel_group(group.name)
     audit_record(
         actor=actor,
-        action="group.cancel",
+        action="groups.cancel",
         target=f"group:{group_id}",
         detail={"group": group.name, "cancelled": count, "from": "console"},
         using=run_records_alias(),

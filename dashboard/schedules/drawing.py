@@ -104,13 +104,13 @@ def _edge(start: tuple[int, int], end: tuple[int, int], dormant: bool) -> str:
 
 
 def _node(node: Node, x: int, y: int) -> str:
-    label = _cut(node.label, LABEL_CHARS)
+    label, note = _cut(node.label, LABEL_CHARS), _cut(node.note, NOTE_CHARS)
     return (
         f'<a href="{escape(node.href)}" class="node {escape(node.outcome)}" '
         f'data-node="{escape(node.key)}"><title>{escape(node.label)} — {escape(node.note)}</title>'
         f'<rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="6"/>'
         f'<text x="{x + 10}" y="{y + 17}">{escape(label)}</text>'
-        f'<text x="{x + 10}" y="{y + 32}" class="note">{escape(_cut(node.note, NOTE_CHARS))}</text></a>'
+        f'<text x="{x + 10}" y="{y + 32}" class="note">{escape(note)}</text></a>'
     )
 
 

@@ -96,7 +96,7 @@ def edit(request: HttpRequest, manifest_id: int) -> HttpResponse:
     after = snapshot(form.instance, changed)
     audit_record(
         actor=request.user.get_username(),
-        action="schedule.edit",
+        action="schedules.edit",
         target=f"manifest:{manifest_id}",
         detail={
             "manifest": manifest.external_id,
@@ -134,7 +134,7 @@ def _act(request: HttpRequest, name: str, raw_ids: list[str]) -> HttpResponse:
     count = action.apply(ids, actor, {})
     audit_record(
         actor=actor,
-        action=f"schedule.{name}",
+        action=f"schedules.{name}",
         target=f"manifest:{ids[0]}" if len(ids) == 1 else "manifests",
         detail={"ids": ids, "count": count, "from": "console"},
         using=run_records_alias(),

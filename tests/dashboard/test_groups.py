@@ -83,7 +83,7 @@ def test_trigger_all_queues_every_enabled_timed_member_and_is_audited(
     assert "Group etl: 1 schedule queued to run now." in response.content.decode()
     triggered = WorkQueue.objects.filter(is_explicit_trigger=True)
     assert list(triggered.values_list("manifest__external_id", flat=True)) == ["extract"]
-    audit = Audit.objects.get(action="group.trigger")
+    audit = Audit.objects.get(action="groups.trigger")
     assert (audit.actor, audit.target) == ("ops", f"group:{etl.pk}")
     assert audit.detail == {"group": "etl", "triggered": 1, "from": "console"}
     assert not Audit.objects.filter(action="manifest.trigger").exists()
@@ -104,7 +104,7 @@ def test_cancel_all_running_stops_the_groups_active_runs_and_is_audited(
     in_progress, pending = (Metadata.objects.get(pk=run.pk) for run in active)
     assert in_progress.cancellation_requested  # its worker stops it at its next check
     assert pending.train_state == TrainState.CANCELLED
-    assert Audit.objects.filter(action="group.cancel").latest("id").detail["cancelled"] == 2
+    assert Audit.objects.filter(action="groups.cancel").latest("id").detail["cancelled"] == 2
 
 
 @pytest.mark.parametrize(
@@ -160,7 +160,7 @@ def test_an_edit_saves_and_is_audited_before_and_after(client: Client, etl: Mani
     assert "Saved group etl" in response.content.decode()
     saved = ManifestGroup.objects.get(pk=etl.pk)
     assert (saved.max_active_jobs, saved.is_enabled) == (5, False)
-    audit = Audit.objects.get(action="group.edit")
+    audit = Audit.objects.get(action="groups.edit")
     assert audit.detail["before"] == {"max_active_jobs": 2, "is_enabled": True}
     assert audit.detail["after"] == {"max_active_jobs": 5, "is_enabled": False}
 

@@ -226,7 +226,7 @@ def test_trigger_one_queues_a_run_now_and_is_audited(client: Client) -> None:
     assert WorkQueue.objects.filter(
         manifest=manifest, status=WorkQueueStatus.QUEUED, is_explicit_trigger=True
     ).exists()
-    audit = Audit.objects.get(action="schedule.trigger")
+    audit = Audit.objects.get(action="schedules.trigger")
     assert (audit.actor, audit.target) == ("ops", f"manifest:{manifest.pk}")
     assert audit.detail["count"] == 1
 
@@ -244,7 +244,7 @@ def test_disable_then_enable_the_ticked_ones_with_one_audit_row_each(client: Cli
     assert not Manifest.objects.filter(is_enabled=True).exists()
     assert Manifest.objects.get(pk=a.pk).is_enabled_overridden
     audit = Audit.objects.get()
-    assert (audit.action, audit.target) == ("schedule.disable", "manifests")
+    assert (audit.action, audit.target) == ("schedules.disable", "manifests")
     assert audit.detail == {"ids": [a.pk, b.pk, c.pk], "count": 2, "from": "console"}
 
     viewer.post(url, {"action": "enable", "ids": [a.pk]})
@@ -265,7 +265,7 @@ def test_cancel_running_stops_every_active_run_of_the_schedule(client: Client) -
     assert "Cancelled 1 running run of 1 schedule" in response.content.decode()
     assert Metadata.objects.get(pk=running.pk).train_state == TrainState.CANCELLED
     assert Metadata.objects.get(pk=done.pk).train_state == TrainState.COMPLETED
-    assert Audit.objects.get(action="schedule.cancel").detail["count"] == 1
+    assert Audit.objects.get(action="schedules.cancel").detail["count"] == 1
 
 
 def test_it_goes_back_to_the_page_it_came_from_but_never_off_site(client: Client) -> None:
@@ -407,7 +407,7 @@ def test_an_edit_saves_moves_the_next_run_and_is_audited_before_and_after(client
         "cron", "0 30 3 * * *", 7,
     )  # fmt: skip
     assert saved.next_run_at != manifest.next_run_at
-    audit = Audit.objects.get(action="schedule.edit")
+    audit = Audit.objects.get(action="schedules.edit")
     assert audit.actor == "ops" and audit.target == f"manifest:{manifest.pk}"
     assert audit.detail["before"]["priority"] == 0 and audit.detail["after"]["priority"] == 7
     assert audit.detail["after"]["cron_expression"] == "0 30 3 * * *"
@@ -466,7 +466,7 @@ def test_editing_is_refused_without_its_permission_and_on_get(client: Client) ->
     assert refused.status_code == 403 and b"trax.manage_schedules" in refused.content
     assert viewer.get(url).status_code == 405
     assert Manifest.objects.get(pk=manifest.pk).priority == 0
-    assert not Audit.objects.filter(action="schedule.edit").exists()
+    assert not Audit.objects.filter(action="schedules.edit").exists()
 
 
 def test_an_edit_that_changes_nothing_writes_nothing(client: Client) -> None:
@@ -475,7 +475,7 @@ def test_an_edit_that_changes_nothing_writes_nothing(client: Client) -> None:
         reverse("dashboard:schedule_edit", args=[manifest.pk]), form_data(manifest), follow=True
     )
     assert "Nothing changed in x" in response.content.decode()
-    assert not Audit.objects.filter(action="schedule.edit").exists()
+    assert not Audit.objects.filter(action="schedules.edit").exists()
 
 
 # ── the dependency graph ─────────────────────────────────────────────────────────────────────
@@ -516,3 +516,24 @@ def test_a_schedule_pages_live_part_leaves_the_edit_form_alone(client: Client) -
     # it refreshes when runs, schedules, dead letters or the queue change
     assert 'data-live-topics="runs schedules dead_letters queue"' in whole
     assert whole.index("Edit schedule and options") < whole.index('<main id="live"')
+
+
+def test_all_matching_runs_through_the_bulk_runner_with_one_audit_row() -> None:
+    from dashboard.bulk.runner import run_bulk
+    from trax.store import bulk_operation_start
+
+    for name in ("a", "b", "c"):
+        schedule(name, group="etl")
+    schedule("other")
+    operation = bulk_operation_start(
+        actor="ops", page="schedules", action="disable", query="group:etl enabled:yes",
+        params={}, using="default",
+    )  # fmt: skip
+    audits = Audit.objects.count()
+
+    run_bulk(operation.pk)
+
+    enabled = Manifest.objects.filter(is_enabled=True).values_list("external_id", flat=True)
+    assert list(enabled) == ["other"]
+    assert Audit.objects.count() == audits + 1
+    assert Audit.objects.latest("id").detail["changed"] == 3
