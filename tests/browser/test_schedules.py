@@ -9,15 +9,16 @@ import re
 from typing import Any
 
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 import trax
 from tests.browser.playwright_thread import expect
-from trax.models import Manifest, Metadata, WorkQueue
+from trax.models import DeadLetter, Manifest, Metadata, WorkQueue
 from trax.testing import drain
 
 
 def declare() -> Manifest:
-    trax.scheduler.schedule(
+    nightly = trax.scheduler.schedule(
         "nightly-report",
         "demo.greet",
         {"name": "night"},
@@ -34,6 +35,10 @@ def declare() -> Manifest:
     trax.scheduler.schedule_dependent(
         "orders-notify", "demo.greet", {"name": "n"}, "orders-report", dormant=True, group="alerts"
     )
+    failed = Metadata.objects.create(
+        name="demo.greet", manifest=nightly, train_state="failed", end_time=timezone.now()
+    )
+    DeadLetter.objects.create(manifest=nightly, reason="boom", last_failed_run=failed)
     return sync
 
 
@@ -53,9 +58,10 @@ def test_disable_enable_and_trigger_a_schedule_and_see_its_run_appear(
     expect(page.locator("#live-state.on")).to_have_count(1)
     row = page.locator('tr[data-schedule="orders-sync"]')
     expect(row).to_contain_text("every 10 minutes")
-    expect(page.locator('tr[data-schedule="nightly-report"]')).to_contain_text(
-        "at 03:00 Europe/Paris every day"
-    )
+    nightly = page.locator('tr[data-schedule="nightly-report"]')
+    expect(nightly).to_contain_text("at 03:00 Europe/Paris every day")
+    expect(nightly).to_contain_text("blocked by a dead letter")
+    expect(nightly.locator("span.failed").first).to_have_text("Failed")
     expect(page.locator('tr[data-schedule="orders-report"]')).to_contain_text(
         "after orders-sync succeeds"
     )

@@ -142,6 +142,7 @@ def test_a_filter_it_cannot_read_is_an_error_naming_it_and_lists_nothing(
     html = listing(as_user(client), q, status=400)
     assert named in html and 'role="alert"' in html
     assert rows(html) == [] and "<script>" not in html
+    assert "all matching" not in html  # nothing to act on
 
 
 def test_pages_follow_by_name(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -435,12 +436,16 @@ def test_switching_it_off_in_the_form_sticks_through_start_up_syncs(client: Clie
         ({"interval_seconds": ""}, "Interval seconds:"),
         ({"schedule_type": "dependent", "depends_on": "nobody"}, "No manifest is named nobody"),
         ({"group": 999999}, "Group:"),
+        ({"timeout_seconds": 0}, "A timeout must be above 0 seconds"),
+        ({"interval_seconds": 0}, "interval above 0 seconds"),
+        ({"schedule_type": "dependent", "depends_on": "y"}, "dependency cycle between manifests"),
     ],
 )
 def test_a_bad_edit_names_the_field_and_saves_nothing(
     client: Client, changes: dict[str, Any], named: str
 ) -> None:
     manifest = schedule("x")
+    trax.scheduler.schedule_dependent("y", "demo.greet", {"name": "y"}, "x")
     before = Manifest.objects.filter(pk=manifest.pk).values().get()
     audits = Audit.objects.count()
 
