@@ -542,3 +542,26 @@ def test_all_matching_runs_through_the_bulk_runner_with_one_audit_row() -> None:
     assert list(enabled) == ["other"]
     assert Audit.objects.count() == audits + 1
     assert Audit.objects.latest("id").detail["changed"] == 3
+
+
+def test_the_list_costs_the_same_queries_however_many_schedules(client: Client) -> None:
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from trax.store import run_records_alias
+
+    viewer = as_user(client)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connections[run_records_alias()]) as captured:
+            listing(viewer)
+        return len(captured)
+
+    parent = schedule("p0")
+    ran(parent, TrainState.FAILED)
+    few = queries()
+    for n in range(1, 12):
+        manifest = trax.scheduler.schedule_dependent(f"p{n}", "demo.greet", {"name": "x"}, "p0")
+        ran(manifest, TrainState.COMPLETED)
+        DeadLetter.objects.create(manifest=manifest, reason="x")
+    assert queries() == few
