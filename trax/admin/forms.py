@@ -100,8 +100,11 @@ class ManifestForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        registered = _registered_names()
-        self.fields["train_name"].help_text = f"A registered train name. Registered: {registered}."
+        if "train_name" in self.fields:  # a subclass may leave the train as it is
+            registered = _registered_names()
+            self.fields[
+                "train_name"
+            ].help_text = f"A registered train name. Registered: {registered}."
         if self.instance.pk is not None and "depends_on" in self.fields:
             field = self.fields["depends_on"]
             field.queryset = field.queryset.exclude(pk=self.instance.pk)  # type: ignore[attr-defined]

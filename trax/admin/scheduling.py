@@ -14,14 +14,13 @@ from django.utils.safestring import SafeString
 from trax.admin.base import AuditedAdminMixin, actor_of, changelist_link
 from trax.admin.forms import ManifestForm, ManifestGroupForm
 from trax.models import DeadLetter, DeadLetterStatus, Manifest, ManifestGroup, Metadata, WorkQueue
-from trax.scheduling.next_run import refresh_next_run_at
+from trax.scheduling.edits import save_manifest_edit
 from trax.scheduling.runtime import scheduler
 from trax.store import (
     audit_record,
     manifest_delete,
     manifest_deletion_blockers,
     manifest_group_save,
-    manifest_save,
     manifest_set_enabled,
 )
 
@@ -156,21 +155,8 @@ class ManifestAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return [(title, {**options, "description": note}), *rest]
 
     def persist(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if change and "is_enabled" in form.changed_data:
-            obj.is_enabled_overridden = True
-        before = Manifest.objects.filter(pk=obj.pk).first() if change else None
-        refresh_next_run_at(before, obj, timezone.now())
-        if before is None:
-            manifest_save(obj, using=WRITES)
-            return
-        # Write only what the form changed (and what follows from it): the engine's columns
-        # (last success, parent success seen) are never written back from the page's read.
-        fields = set(form.changed_data) | {"updated_at"}
-        if "is_enabled" in fields:
-            fields.add("is_enabled_overridden")
-        if obj.next_run_at != before.next_run_at:
-            fields.add("next_run_at")
-        manifest_save(obj, update_fields=sorted(fields), using=WRITES)
+        changed = form.changed_data if change else ()
+        save_manifest_edit(obj, changed, now=timezone.now(), using=WRITES)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """Django's confirmation page lists what protects an object and refuses the delete: a

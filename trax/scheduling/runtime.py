@@ -48,15 +48,17 @@ ALL: Literal["all"] = "all"
 
 class Scheduler:
     """Runtime scheduling on the ``default`` connection (joins the caller's transaction).
-    ``actor`` names who acts in the audit trail."""
+    ``actor`` names who acts in the audit trail; ``audited=False`` leaves the audit row to the
+    caller (the console's bulk actions write one row per request, with the count)."""
 
-    def __init__(self, *, using: str = "default", actor: str = "api") -> None:
+    def __init__(self, *, using: str = "default", actor: str = "api", audited: bool = True) -> None:
         self.using = using
         self.actor = actor
+        self.audited = audited
 
-    def as_actor(self, actor: str) -> Scheduler:
-        """The same API, audited as ``actor`` (a user name, "admin", ...)."""
-        return Scheduler(using=self.using, actor=actor)
+    def as_actor(self, actor: str, *, audited: bool = True) -> Scheduler:
+        """The same API, audited as ``actor`` (a user name, "admin", ...), or not audited."""
+        return Scheduler(using=self.using, actor=actor, audited=audited)
 
     # ── creating and updating manifests ──────────────────────────────────────────────────────
 
@@ -281,6 +283,8 @@ class Scheduler:
         return group
 
     def _audit(self, action: str, target: str, **detail: Any) -> None:
+        if not self.audited:
+            return
         audit_record(
             actor=self.actor, action=action, target=target, detail=detail, using=self.using
         )

@@ -1180,3 +1180,21 @@ def test_dead_letter_ids_must_be_ints_or_all(ids: Any) -> None:
 
     assert_refused(lambda: trax.scheduler.retry_dead_letters(ids), field="ids")
     assert_refused(lambda: trax.scheduler.acknowledge_dead_letters(ids, note="x"), field="ids")
+
+
+def test_a_caller_writing_its_own_audit_row_may_act_unaudited() -> None:
+    trax.scheduler.schedule("quiet", Greet, Person("q"), trax.Every.minutes(5), group="g")
+    before = Audit.objects.count()
+    quiet = trax.scheduler.as_actor("console-user", audited=False)
+
+    quiet.trigger("quiet")
+    quiet.disable("quiet")
+    quiet.enable("quiet")
+    quiet.cancel("quiet")
+    quiet.trigger_group("g")
+    quiet.cancel_group("g")
+
+    assert Audit.objects.count() == before
+    assert WorkQueue.objects.filter(manifest__external_id="quiet").exists()
+    trax.scheduler.as_actor("someone").disable("quiet")
+    assert Audit.objects.latest("id").actor == "someone"
