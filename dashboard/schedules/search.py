@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest, NullIf
 
-from trax.models import DeadLetter, DeadLetterStatus, Manifest, Metadata
+from trax.models import DeadLetter, DeadLetterStatus, Manifest, Metadata, TrainState
 from trax.store import run_records_alias
 
 FIELDS = ("group", "train", "type", "enabled", "blocked", "outcome")
@@ -75,11 +76,26 @@ def annotated(manifests: QuerySet[Any]) -> QuerySet[Any]:
     awaiting = DeadLetter.objects.filter(
         manifest_id=OuterRef("pk"), status=DeadLetterStatus.AWAITING_INTERVENTION
     )
-    newest = Metadata.objects.filter(manifest_id=OuterRef("pk")).order_by("-id")
+    # The newest run of each state is one probe of trax_metadata_manifest_idx (manifest,
+    # state, id); the newest of all is the largest of the five, at any history's size.
+    newest_of_state = [
+        Coalesce(
+            Subquery(
+                Metadata.objects.filter(manifest_id=OuterRef("pk"), train_state=state)
+                .order_by("-id")
+                .values("id")[:1]
+            ),
+            0,
+        )
+        for state in TrainState.values
+    ]
     return manifests.annotate(
         blocked=Exists(awaiting),
-        last_run_id=Subquery(newest.values("id")[:1]),
-        last_state=Subquery(newest.values("train_state")[:1]),
+        last_run_id=NullIf(Greatest(*newest_of_state), 0),
+    ).annotate(
+        last_state=Subquery(
+            Metadata.objects.filter(id=OuterRef("last_run_id")).values("train_state")
+        )
     )
 
 

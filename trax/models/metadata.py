@@ -107,8 +107,10 @@ class Metadata(models.Model):
                 condition=models.Q(train_state=TrainState.FAILED, manifest__isnull=False),
                 name="trax_metadata_streak_idx",
             ),
+            # With the id last, a manifest's newest run of each state is one probe (the
+            # console's schedules list reads the newest of all five).
             models.Index(
-                fields=["manifest", "train_state"],
+                fields=["manifest", "train_state", "id"],
                 condition=models.Q(manifest__isnull=False),
                 name="trax_metadata_manifest_idx",
             ),
