@@ -1,10 +1,8 @@
 """The operator console's page at /trax/ (today: the recent runs) in a real browser: staff see
 it, everyone else is sent to the admin's login form (``staff_member_required``). Also the
 harness itself: daphne serving the project and its static files, the admin's login form,
-trains run between browser calls, light and dark screenshots.
-
-No WebSocket check yet: dashboard/routing.py has no consumer (the live views come with the
-console, issue 9).
+trains run between browser calls, light and dark screenshots. Every other route and the
+socket are refused in test_refusals.
 """
 
 from __future__ import annotations
