@@ -47,5 +47,5 @@ def page_key(value: str | None, noun: str) -> int | None:
     if not value:
         return None
     if not (value.isascii() and value.isdigit() and len(value) <= ID_DIGITS):
-        raise ValueError(f"before={value[:40]!r} is not a {noun} id")
+        raise ValueError(f"before={value[:40]!r} is not a valid {noun} id")
     return int(value)
