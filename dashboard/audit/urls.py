@@ -1,3 +1,5 @@
+"""The audit trail: who did what, when, to which object."""
+
 from django.urls import path
 
 from dashboard.audit import views

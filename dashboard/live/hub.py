@@ -46,6 +46,7 @@ ALL_TOPICS: tuple[str, ...] = (
     "processes",
     "settings",
     "bulk",
+    "audit",
 )
 
 

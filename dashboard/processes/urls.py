@@ -1,3 +1,5 @@
+"""Workers and schedulers: leader, heartbeat age, concurrency, runs in flight."""
+
 from django.urls import path
 
 from dashboard.processes import views

@@ -3,6 +3,7 @@ navigation links."""
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,3 +107,10 @@ def junction_for(run: Any, now: datetime | None) -> str:
         run.currently_running_junction,
         ticking(max((now - since).total_seconds(), 0.0)),
     )
+
+
+@register.filter
+def term(field: str, value: Any) -> str:
+    """A filter box term, quoted as the box reads it: ``"manifest"|term:"a b"`` ->
+    ``manifest:'a b'`` (urlencode it for a link)."""
+    return f"{field}:{shlex.quote(str(value))}"

@@ -75,6 +75,7 @@ from trax.store.work_entries.dispatch import (
 from trax.store.work_entries.queue import (
     NewWorkEntry,
     work_queue_cancel_lineage,
+    work_queue_cancel_queued,
     work_queue_insert,
     work_queue_insert_one,
     work_queue_insert_skipping_conflicts,
@@ -158,6 +159,7 @@ __all__ = [
     "rollup_series",
     "run_records_alias",
     "work_queue_cancel_lineage",
+    "work_queue_cancel_queued",
     "work_queue_dispatch",
     "work_queue_enqueue_direct",
     "work_queue_fail_dispatch",

@@ -1,6 +1,6 @@
 """A cheap read that changes whenever what the console shows changes (runs, work entries, dead
-letters, schedules, processes): what a poller (the dashboard's, on SQLite, which has no LISTEN)
-compares between polls."""
+letters, schedules, processes, the audit trail): what a poller (the dashboard's, on SQLite,
+which has no LISTEN) compares between polls."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Max, Q
 
 from trax.models import (
+    Audit,
     DeadLetter,
     Manifest,
     ManifestGroup,
@@ -24,8 +25,8 @@ _ACTIVE = (TrainState.PENDING, TrainState.IN_PROGRESS)
 
 def change_marker(*, using: str) -> tuple[Any, ...]:
     """Newest run and entry, latest end, how many are active or queued, the latest start and
-    junction of the active ones, dead letters, schedules and processes: each a read of an index
-    or of a small table, so the cost does not grow with history."""
+    junction of the active ones, dead letters, schedules, processes and the newest audit row:
+    each a read of an index or of a small table, so the cost does not grow with history."""
     runs = Metadata.objects.using(using).aggregate(newest=Max("id"), ended=Max("end_time"))
     active = (
         Metadata.objects.using(using)
@@ -42,6 +43,7 @@ def change_marker(*, using: str) -> tuple[Any, ...]:
     )
     groups = ManifestGroup.objects.using(using).aggregate(edited=Max("updated_at"))
     workers = Worker.objects.using(using).aggregate(n=Count("worker_id"), newest=Max("started_at"))
+    audited = Audit.objects.using(using).aggregate(newest=Max("id"))["newest"]
     return (
         runs["newest"],
         runs["ended"],
@@ -54,4 +56,5 @@ def change_marker(*, using: str) -> tuple[Any, ...]:
         *manifests.values(),
         *groups.values(),
         *workers.values(),
+        audited,
     )

@@ -35,7 +35,8 @@ FINISHED_STATES: tuple[str, ...] = (COMPLETED, FAILED, CANCELLED)
 WORK_ENTRY_TRANSITIONS: Mapping[tuple[str, str], str] = {
     (WorkQueueStatus.QUEUED.value, WorkQueueStatus.DISPATCHED.value): "the dispatcher made its run",
     (WorkQueueStatus.QUEUED.value, WorkQueueStatus.CANCELLED.value): (
-        "trax.cancel_run with the id trax.enqueue returned"
+        "trax.cancel_run with the id trax.enqueue returned, or an operator's cancel on the "
+        "console's Queue page"
     ),
 }
 

@@ -13,7 +13,7 @@ from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Least
 
 from trax.events.channels import WORK_QUEUED
-from trax.events.notify import notify
+from trax.events.notify import notify, notify_changed
 from trax.models import WorkQueue, WorkQueueStatus
 
 
@@ -155,6 +155,22 @@ def work_queue_cancel_lineage(origin_id: int, *, using: str = "default") -> int:
         .filter(Q(id=origin_id) | Q(origin_id=origin_id), status=WorkQueueStatus.QUEUED)
         .update(status=WorkQueueStatus.CANCELLED)
     )
+
+
+def work_queue_cancel_queued(entry_ids: Sequence[int], *, using: str = "default") -> int:
+    """Cancel the entries of ``entry_ids`` that are still queued (an entry dispatched meanwhile
+    is left alone: its run is cancelled as a run). Guarded by status; returns how many."""
+    if not entry_ids:
+        return 0
+    with transaction.atomic(using=using):
+        cancelled = (
+            WorkQueue.objects.using(using)
+            .filter(id__in=list(entry_ids), status=WorkQueueStatus.QUEUED)
+            .update(status=WorkQueueStatus.CANCELLED)
+        )
+        if cancelled:
+            notify_changed("queue", using=using)
+    return cancelled
 
 
 def work_queue_postpone(entry_ids: Sequence[int], until: datetime, *, using: str) -> int:
