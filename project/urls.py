@@ -14,4 +14,5 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="home"),
     path("admin/", admin.site.urls),
     path("trax/", include("dashboard.urls")),
+    path("", include("trax.urls")),
 ]

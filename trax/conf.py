@@ -166,6 +166,12 @@ _SETTINGS: dict[str, _Setting] = {
     "HOST_LABELS": _Setting({}, _string_map, "a dict of str to str"),
     "HOST_ENVIRONMENT": _Setting(None, _optional(_non_empty_string), "a str"),
     "DATABASE_ALIAS": _Setting(None, _optional(_non_empty_string), "a str"),
+    "HEALTH_MAX_QUEUE_AGE_SECONDS": _Setting(300.0, _optional(_positive_number), "> 0 or None"),
+    "HEALTH_MIN_WORKERS": _Setting(1, _non_negative_int, "an int >= 0"),
+    "HEALTH_REQUIRE_LEADER": _Setting(True, _bool, "True or False"),
+    "HEALTH_MAX_AWAITING_DEAD_LETTERS": _Setting(
+        None, _optional(_non_negative_int), "an int >= 0 or None"
+    ),
 }
 
 DEFAULTS: Mapping[str, Any] = {name: s.default for name, s in _SETTINGS.items()}
