@@ -47,13 +47,13 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	bash scripts/venv.sh "$(PYTHON)" "$(VENV)"
-	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test,dev,metrics]'
 	touch $(RUN_STAMP) $@
 
 # What running needs only (no test or lint tools): `make run` on a fresh machine.
 $(RUN_STAMP): pyproject.toml
 	bash scripts/venv.sh "$(PYTHON)" "$(VENV)"
-	$(BIN)/python -m pip install --disable-pip-version-check -e .
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[metrics]'
 	touch $@
 
 run: $(RUN_STAMP)

@@ -15,6 +15,8 @@ class DispatcherConfig:
     max_concurrent_dispatch: int = 1
     max_dispatch_attempts: int = 5
     batch_size: int = 1000
+    #: Count failed submissions in this process's Prometheus instruments.
+    metrics: bool = False
 
     @classmethod
     def from_settings(cls, conf: TraxSettings) -> DispatcherConfig:
@@ -24,4 +26,5 @@ class DispatcherConfig:
             max_concurrent_dispatch=conf.MAX_CONCURRENT_DISPATCH,
             max_dispatch_attempts=conf.MAX_DISPATCH_ATTEMPTS,
             batch_size=conf.DISPATCH_BATCH_SIZE,
+            metrics=conf.METRICS,
         )

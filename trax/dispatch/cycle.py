@@ -14,6 +14,7 @@ from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.capacity import Selected, apply_limits, load_capacity
 from trax.dispatch.steps.dispatch import Dispatched, dispatch
 from trax.dispatch.steps.load_queued import QueuedWork, load_queued
+from trax.metrics.process import counting
 from trax.store import database_now, run_records_alias
 
 DISPATCHER_TRAIN_NAME = "trax.dispatcher_cycle"
@@ -77,4 +78,7 @@ def run_dispatcher_cycle(
             step=result.context.junction_name, what="the cycle", error=result.error, using=alias
         )
         raise result.error
+    metrics = counting(cycle.config.metrics)
+    if metrics is not None:
+        metrics.dispatch_failures.inc(result.value.failed_submissions)
     return result.value

@@ -32,6 +32,7 @@ def build_service(conf: TraxSettings | None = None, **overrides: Any) -> RunServ
         else (),
         hook_classes=tuple(import_string(path) for path in conf.LIFECYCLE_HOOKS),
         max_input_bytes=conf.MAX_INPUT_BYTES,
+        metrics=conf.METRICS,
     )
     return RunService(
         options=dataclasses.replace(options, **overrides),

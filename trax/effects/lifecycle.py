@@ -10,6 +10,7 @@ only when hooks listen.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from trax.effects.logs import RunLogBuffer, capturing
 from trax.effects.observer import RunEffects
 from trax.effects.outcomes import cancelled, escaped, refusal, settle, train_and_input
 from trax.effects.providers import EffectProvider, notify_providers
+from trax.metrics.process import counting
 from trax.models import CancelReason, Metadata, TrainState
 from trax.store import (
     ClaimedRun,
@@ -63,6 +65,8 @@ class LifecycleOptions:
     provider_classes: tuple[type[EffectProvider], ...] = ()
     hook_classes: tuple[type[LifecycleHook], ...] = ()
     max_input_bytes: int | None = 1024 * 1024
+    #: Count runs in this process's Prometheus instruments (``TRAX['METRICS']``).
+    metrics: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class RunService:
         self.host = host
         self.executor = executor
         self.alias = alias or run_records_alias()
+        self.metrics = counting(options.metrics)
         self._listening: dict[type[Train[Any, Any]], bool] = {}
 
     # Entry point 1: run a train now.
@@ -198,6 +203,7 @@ class RunService:
             token=token,
             parent=parent,
             finisher=finisher,
+            waited=claimed.waited,
         )
 
     def hooks_listen(self, train_class: type[Train[Any, Any]]) -> bool:
@@ -222,6 +228,7 @@ class RunService:
         token: CancellationToken | None,
         parent: RunContext | None,
         finisher: Finisher,
+        waited: float | None = None,
     ) -> Execution:
         run_token, unlink = _token_for(token, parent)
         context = RunContext(
@@ -253,6 +260,10 @@ class RunService:
         outcome = RunOutcome(state=TrainState.FAILED, failure_reason="the run did not finish")
         result: Result[Any] | None = None
         cancel: TrainCancelled | None = None
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.run_started(context.train_name, waited)
+        began = time.monotonic()
         try:
             with capturing(logs):
                 notify_providers(providers, "run_started", context)
@@ -279,6 +290,10 @@ class RunService:
                 local_tokens.unregister(row_id)
                 unlink()
             notify_providers(providers, "run_finished", context, outcome.state)
+            if metrics is not None:
+                metrics.run_finished(
+                    context.train_name, str(outcome.state), time.monotonic() - began
+                )
         if cancel is not None:
             fire_hooks(hooks, "on_cancelled", context, cancel.reason)
             return Execution(row_id, TrainState.CANCELLED, cancelled=cancel)

@@ -62,3 +62,14 @@ def process_name(value: str) -> str:
             f"{value!r} is not a valid name (letters, digits, '.', '_', ':', '-'; 1-100 chars)"
         )
     return value
+
+
+def port_number(value: str) -> int:
+    """A TCP port: an int from 1 to 65535."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535; got {value}")
+    return number

@@ -27,6 +27,8 @@ class ManagerConfig:
     lease_seconds: float = 30.0
     rollup_retention_seconds: float | None = 90 * 24 * 3600.0
     rollup_minute_retention_seconds: float | None = 7 * 24 * 3600.0
+    #: Count retries and dead letters in this process's Prometheus instruments.
+    metrics: bool = False
     #: Not a setting: how far behind the settled point the fold stops (trax/store/rollups.py).
     rollup_settle_seconds: float = 1.0
 
@@ -49,6 +51,7 @@ class ManagerConfig:
             lease_seconds=conf.LEASE_SECONDS,
             rollup_retention_seconds=conf.ROLLUP_RETENTION_SECONDS,
             rollup_minute_retention_seconds=conf.ROLLUP_MINUTE_RETENTION_SECONDS,
+            metrics=conf.METRICS,
         )
 
     def retry_delay(self, failures: int, base_seconds: float | None = None) -> float:

@@ -36,6 +36,7 @@ from trax.manager.steps.stale_runs import (
     fail_stale_pending_runs,
 )
 from trax.manager.steps.timeouts import TimedOutRuns, cancel_timed_out_runs
+from trax.metrics.process import counting
 from trax.store import database_now, run_records_alias
 
 logger = logging.getLogger("trax.manager")
@@ -146,6 +147,10 @@ def run_manager_cycle(
         )
         raise result.error
     done = replace(result.value, faults=cycle.faults.count - faults_before)
+    metrics = counting(cycle.config.metrics)
+    if metrics is not None:
+        metrics.retried.inc(done.retries_queued)
+        metrics.dead_letters.inc(done.dead_lettered)
     if done.did_anything():
         logger.info("manager cycle: %s", done)
     return done

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import Min, Q
-from django.db.models.functions import Coalesce, Greatest
 
 from trax.conf import TraxSettings
 from trax.manager.service import MANAGER_LEASE
-from trax.models import (
-    DeadLetter,
-    DeadLetterStatus,
-    Leader,
-    Worker,
-    WorkerKind,
-    WorkQueue,
-    WorkQueueStatus,
+from trax.metrics.readings import (
+    dead_letters_awaiting,
+    leases_held,
+    live_processes,
+    oldest_due_age,
 )
 from trax.store import database_now
 
@@ -125,40 +120,25 @@ _AFTER_DATABASE = ("leader", "workers", "queue_age", "dead_letters")
 
 
 def _leader(now: datetime, thresholds: HealthThresholds, *, using: str) -> Check:
-    lease = Leader.objects.using(using).filter(name=MANAGER_LEASE, expires_at__gt=now).first()
-    if lease is not None:
-        return Check("leader", True, lease.holder, f"{lease.holder} leads")
+    holder = leases_held(now, using=using).get(MANAGER_LEASE)
+    if holder is not None:
+        return Check("leader", True, holder, f"{holder} leads")
     if not thresholds.require_leader:
         return Check("leader", True, None, "no scheduler leads (not required)")
     return Check("leader", False, None, "no scheduler holds the manager lease")
 
 
 def _workers(now: datetime, thresholds: HealthThresholds, *, using: str) -> Check:
-    live = (
-        Worker.objects.using(using)
-        .exclude(kind=WorkerKind.WEB)
-        .filter(
-            concurrency__gt=0,
-            last_heartbeat_at__gt=now - timedelta(seconds=thresholds.worker_stale_seconds),
-        )
-        .count()
-    )
+    live = live_processes(
+        now, stale_after=thresholds.worker_stale_seconds, using=using
+    ).with_run_threads
     wanted = thresholds.min_workers
     detail = f"{live} live worker process(es), at least {wanted} wanted"
     return Check("workers", live >= wanted, live, detail)
 
 
 def _queue_age(now: datetime, thresholds: HealthThresholds, *, using: str) -> Check:
-    # Work scheduled for later is not late: its age counts from when it became due.
-    became_due = Greatest("created_at", Coalesce("scheduled_at", "created_at"))
-    since = (
-        WorkQueue.objects.using(using)
-        .filter(
-            Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now), status=WorkQueueStatus.QUEUED
-        )
-        .aggregate(at=Min(became_due))["at"]
-    )
-    age = round(max((now - since).total_seconds(), 0.0), 1) if since else 0.0
+    age = oldest_due_age(now, using=using)
     limit = thresholds.max_queue_age_seconds
     if limit is None:
         return Check("queue_age", True, age, f"oldest due work waits {age:g} s (no limit)")
@@ -168,11 +148,7 @@ def _queue_age(now: datetime, thresholds: HealthThresholds, *, using: str) -> Ch
 
 
 def _dead_letters(thresholds: HealthThresholds, *, using: str) -> Check:
-    awaiting = (
-        DeadLetter.objects.using(using)
-        .filter(status=DeadLetterStatus.AWAITING_INTERVENTION)
-        .count()
-    )
+    awaiting = dead_letters_awaiting(using=using)
     limit = thresholds.max_awaiting_dead_letters
     if limit is None:
         return Check("dead_letters", True, awaiting, f"{awaiting} awaiting a person (no limit)")

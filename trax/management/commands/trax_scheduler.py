@@ -18,6 +18,7 @@ from trax.management.arguments import positive_seconds, process_name, thread_cou
 from trax.management.commands.trax_worker import build_worker_pool
 from trax.management.signals import install_stop_signals
 from trax.manager.service import ManagerService, ManagerServiceConfig
+from trax.metrics.exporter import add_exporter_arguments, start_exporter
 from trax.models import WorkerKind
 from trax.registry import registry
 from trax.scheduling.declarations import schedules
@@ -62,6 +63,7 @@ class Command(BaseCommand):
             default=None,
             help="Local worker threads (default: TRAX WORKER_CONCURRENCY, else the CPU count).",
         )
+        add_exporter_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         conf = get_settings()
@@ -106,6 +108,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Cycle done: {report}; dispatch: {dispatched}")
             return
 
+        start_exporter(options, self.stdout.write)
         services = [
             Service("manager", manager.run_forever, manager.stop),
             Service("dispatcher", dispatcher.run_forever, dispatcher.stop),

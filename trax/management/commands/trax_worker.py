@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from trax.conf import get_settings
 from trax.management.arguments import non_negative_seconds, process_name, thread_count
 from trax.management.signals import install_stop_signals
+from trax.metrics.exporter import add_exporter_arguments, start_exporter
 from trax.store import run_records_alias
 from trax.workers.identity import WorkerNameInUse, recover_named_worker, worker_id_for
 from trax.workers.pool import WorkerConfig, WorkerPool
@@ -41,8 +42,10 @@ class Command(BaseCommand):
             default=None,
             help="Grace for in-flight runs on stop (default: TRAX SHUTDOWN_TIMEOUT_SECONDS).",
         )
+        add_exporter_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        start_exporter(options, self.stdout.write)
         pool = build_worker_pool(
             concurrency=options["concurrency"],
             name=options["name"],

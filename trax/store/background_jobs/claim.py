@@ -40,6 +40,8 @@ class ClaimedRun:
     attempt: int
     work_queue_id: int | None
     claim_token: uuid.UUID
+    #: Seconds from when the run was due (scheduled, or its record made) to its start.
+    waited: float | None = None
 
 
 def background_job_claim(
@@ -100,6 +102,7 @@ def keep_to_indexes(connection: Any) -> None:
 
 def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:
     job_id, metadata_id, name, data, external_id, manifest_id, parent_id, attempt, entry = row[:9]
+    waited = row[9]
     return ClaimedRun(
         job_id=job_id,
         metadata_id=metadata_id,
@@ -111,6 +114,7 @@ def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:
         attempt=attempt,
         work_queue_id=entry,
         claim_token=token,
+        waited=float(waited) if waited is not None else None,
     )
 
 
@@ -141,5 +145,5 @@ def _claim_sqlite(
             ],
         )
         started = {row[0]: row[1:] for row in cursor.fetchall()}
-    empty = (None,) * 7
+    empty = (None,) * 8
     return [(job_id, metadata_id, *started.get(metadata_id, empty)) for job_id, metadata_id in jobs]

@@ -22,7 +22,10 @@ WITH picked AS MATERIALIZED (
     -- planner scans every pending run of a backlog once per claim instead of probing the key.
     FROM picked WHERE run.id = picked.metadata_id AND (run.train_state = 'pending') IS TRUE
     RETURNING run.id, run.name, run.input, run.external_id, run.manifest_id, run.parent_id,
-              run.attempt, run.work_queue_id
+              run.attempt, run.work_queue_id,
+              -- the queue wait (metrics): from when the run was due to its start
+              EXTRACT(EPOCH FROM STATEMENT_TIMESTAMP()
+                      - COALESCE(run.scheduled_time, run.created_at))::float8 AS waited
 ), claimed AS (
     UPDATE trax_background_job AS job
     SET claimed_by = %(worker)s, claim_token = %(token)s,
@@ -37,7 +40,7 @@ WITH picked AS MATERIALIZED (
 )
 SELECT claimed.id, started.id, started.name, started.input, started.external_id,
        started.manifest_id, started.parent_id, started.attempt, started.work_queue_id,
-       pg_notify(%(changed)s, 'runs') IS NULL  -- one per transaction: identical ones merge
+       started.waited, pg_notify(%(changed)s, 'runs') IS NULL  -- one per transaction: identical ones merge
 FROM claimed JOIN started ON started.id = claimed.metadata_id
 
 -- name: background_job_complete

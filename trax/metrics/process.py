@@ -1,0 +1,97 @@
+"""This process's own Prometheus instruments: runs it started and finished, their durations and
+queue waits, and the retries, dead letters and failed submissions its manager and dispatcher
+made. Counted only when ``prometheus-client`` is installed (the ``metrics`` extra) and
+``TRAX['METRICS']`` is on; otherwise every call is a no-op."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+#: Seconds; runs from milliseconds to an hour, queue waits likewise.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class ProcessMetrics:
+    """The instruments, registered once on ``registry`` (prometheus-client's default: the one
+    ``/metrics`` and ``--metrics-port`` serve)."""
+
+    def __init__(self, registry: Any) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.started = Counter(
+            "trax_runs_started",
+            "Runs this process started.",
+            ["train"],
+            registry=registry,
+        )
+        self.finished = Counter(
+            "trax_runs_finished",
+            "Runs this process finished, by outcome (completed, failed, cancelled).",
+            ["train", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "trax_run_duration_seconds",
+            "Seconds from a run's start to its end, in this process.",
+            ["train"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.queue_wait = Histogram(
+            "trax_queue_wait_seconds",
+            "Seconds a run waited between being due (scheduled, or its record made) and its "
+            "start by a worker of this process.",
+            ["train"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.retried = Counter(
+            "trax_runs_retried", "Retries this process's manager queued.", registry=registry
+        )
+        self.dead_letters = Counter(
+            "trax_dead_letters", "Dead letters this process's manager wrote.", registry=registry
+        )
+        self.dispatch_failures = Counter(
+            "trax_dispatch_failures",
+            "Submissions this process's dispatcher could not make.",
+            registry=registry,
+        )
+
+    def run_started(self, train: str, waited: float | None) -> None:
+        """A run of ``train`` started here, ``waited`` seconds after it was due (None: unknown
+        or not queued, as a ``trax.run``)."""
+        self.started.labels(train).inc()
+        if waited is not None:
+            self.queue_wait.labels(train).observe(max(waited, 0.0))
+
+    def run_finished(self, train: str, outcome: str, seconds: float) -> None:
+        """A run of ``train`` ended ``outcome`` after ``seconds``."""
+        self.finished.labels(train, outcome).inc()
+        self.duration.labels(train).observe(seconds)
+
+
+_lock = threading.Lock()
+_instruments: ProcessMetrics | None = None
+_unavailable = False
+
+
+def process_metrics() -> ProcessMetrics | None:
+    """The process's instruments, made on first use; None without ``prometheus-client``."""
+    global _instruments, _unavailable
+    if _instruments is not None or _unavailable:
+        return _instruments
+    with _lock:
+        if _instruments is None and not _unavailable:
+            try:
+                from prometheus_client import REGISTRY
+            except ImportError:
+                _unavailable = True
+                return None
+            _instruments = ProcessMetrics(REGISTRY)
+    return _instruments
+
+
+def counting(enabled: bool) -> ProcessMetrics | None:
+    """The instruments when ``enabled`` (``TRAX['METRICS']``) and the library is there."""
+    return process_metrics() if enabled else None
