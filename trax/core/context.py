@@ -22,6 +22,8 @@ class RunContext:
     external_id: str | None = None
     manifest_id: int | None = None
     parent: RunContext | None = None
+    #: Which attempt of its work this run is (1 = the first; retries count up).
+    attempt: int | None = None
     extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from django.db import DatabaseError
 
+from trax.log_fields import run_fields
 from trax.models import Log, TrainState
 from trax.store import RunOutcome, log_write_batch, manifest_record_success, metadata_finish
 
@@ -80,7 +81,12 @@ class DirectFinisher:
         try:
             log_write_batch(logs, using=self.alias)
         except DatabaseError:
-            logger.warning("could not write captured logs of run %s", metadata_id, exc_info=True)
+            logger.warning(
+                "could not write captured logs of run %s",
+                metadata_id,
+                exc_info=True,
+                extra=run_fields(metadata_id),
+            )
         writes = list(self.also)
         if outcome.state == TrainState.COMPLETED and manifest_id is not None:
             writes.append(
@@ -93,5 +99,6 @@ class DirectFinisher:
                 "as another process set it",
                 metadata_id,
                 outcome.state,
+                extra=run_fields(metadata_id),
             )
         return Landed(landed)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trax.core import FailureContext, RunContext
+from trax.log_fields import context_fields
 
 logger = logging.getLogger("trax.hooks")
 
@@ -42,4 +43,5 @@ def fire_hooks(hooks: Sequence[Any], event: str, run: RunContext, *args: Any) ->
                 event,
                 run.run_id,
                 run.train_name,
+                extra=context_fields(run),
             )

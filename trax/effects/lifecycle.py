@@ -204,6 +204,7 @@ class RunService:
             parent=parent,
             finisher=finisher,
             waited=claimed.waited,
+            attempt=claimed.attempt,
         )
 
     def hooks_listen(self, train_class: type[Train[Any, Any]]) -> bool:
@@ -229,6 +230,7 @@ class RunService:
         parent: RunContext | None,
         finisher: Finisher,
         waited: float | None = None,
+        attempt: int | None = 1,
     ) -> Execution:
         run_token, unlink = _token_for(token, parent)
         context = RunContext(
@@ -238,6 +240,7 @@ class RunService:
             external_id=str(external_id),
             manifest_id=manifest_id,
             parent=parent,
+            attempt=attempt,
         )
         options = self.options
         logs = (

@@ -12,6 +12,7 @@ from trax.effects.logs import RunLogBuffer
 from trax.effects.progress import current_board
 from trax.effects.providers import EffectProvider, notify_providers
 from trax.effects.timings import CANCELLED, COMPLETED, FAILED, JunctionTimings
+from trax.log_fields import context_fields
 from trax.models import CancelReason, Log, TrainState
 from trax.store import CancelSignal, metadata_mark_junction, metadata_read_cancel_flag
 
@@ -78,7 +79,12 @@ class RunEffects:
         try:
             self.logs.flush(using=self.alias)
         except DatabaseError:
-            logger.warning("could not write captured logs of run %s", self.run_id, exc_info=True)
+            logger.warning(
+                "could not write captured logs of run %s",
+                self.run_id,
+                exc_info=True,
+                extra=context_fields(self.run),
+            )
 
     def take_logs(self) -> tuple[Log, ...]:
         """The records not written yet, for the finisher to write with the outcome."""
@@ -101,6 +107,10 @@ class RunEffects:
                 return metadata_read_cancel_flag(self.run_id, using=self.alias)
         except DatabaseError:
             logger.warning(
-                "could not record junction %s of run %s", junction_name, self.run_id, exc_info=True
+                "could not record junction %s of run %s",
+                junction_name,
+                self.run_id,
+                exc_info=True,
+                extra=context_fields(self.run),
             )
         return CancelSignal(False, "")

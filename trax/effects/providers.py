@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trax.core import RunContext
+from trax.log_fields import context_fields
 
 logger = logging.getLogger("trax.effects")
 
@@ -45,4 +46,5 @@ def notify_providers(
                 type(provider).__qualname__,
                 event,
                 run.run_id,
+                extra=context_fields(run),
             )

@@ -71,6 +71,34 @@ class CycleReport:
         """Whether any count but ``runs_folded`` is non-zero (cycles log only then)."""
         return any(value for name, value in asdict(self).items() if name != "runs_folded")
 
+    def summary(self) -> tuple[int, str]:
+        """The log level and a short line naming each non-zero count: WARNING when something
+        failed, was retried, dead-lettered, lost or skipped; INFO for routine work."""
+        counts = asdict(self)
+        parts = [f"{counts[name]} {phrase}" for name, phrase, _ in _PHRASES if counts[name]]
+        alarming = any(counts[name] for name, _, warns in _PHRASES if warns)
+        return (logging.WARNING if alarming else logging.INFO), ", ".join(parts)
+
+
+#: Each count as the summary line says it, and whether it makes the line a warning.
+_PHRASES = (
+    ("worker_lost", "run(s) lost with their worker", True),
+    ("timed_out", "run(s) timed out", True),
+    ("stale_pending", "stale pending run(s) failed", True),
+    ("stale_in_progress", "stale running run(s) failed", True),
+    ("retries_queued", "retry(ies) queued", True),
+    ("dead_lettered", "dead letter(s)", True),
+    ("misfires_skipped", "misfire(s) skipped", True),
+    ("faults", "fault(s) skipped", True),
+    ("claims_released", "claim(s) released", False),
+    ("occurrences_queued", "scheduled run(s) queued", False),
+    ("dependents_queued", "dependent run(s) queued", False),
+    ("runs_deleted", "old run(s) deleted", False),
+    ("work_entries_deleted", "old work entry(ies) deleted", False),
+    ("dead_letters_purged", "resolved dead letter(s) purged", False),
+    ("rollups_deleted", "old rollup(s) deleted", False),
+)
+
 
 def report(
     reaped: ReapedLeases,
@@ -152,5 +180,6 @@ def run_manager_cycle(
         metrics.retried.inc(done.retries_queued)
         metrics.dead_letters.inc(done.dead_lettered)
     if done.did_anything():
-        logger.info("manager cycle: %s", done)
+        level, line = done.summary()
+        logger.log(level, "manager cycle: %s", line, extra={"trax_cycle": asdict(done)})
     return done

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from django.db import DatabaseError, DataError, InterfaceError, connections
 
+from trax.log_fields import run_fields
 from trax.models import FailureKind, TrainState
 from trax.reconnect import drop_connections
 from trax.store import Completion, RunOutcome, background_job_complete, log_write_batch
@@ -53,6 +54,7 @@ class BatchCompleter:
                 "run %s finished after its worker stopped; its lease will expire and the reaper "
                 "will fail it as WorkerLost",
                 completion.metadata_id,
+                extra=run_fields(completion.metadata_id),
             )
             landed.set_result(False)
             return landed
@@ -103,7 +105,9 @@ class BatchCompleter:
     def _write_unstorable(self, pending: _Pending) -> set[int]:
         completion = pending.completion
         logger.error(
-            "the outcome of run %s cannot be stored; recording it as failed", completion.metadata_id
+            "the outcome of run %s cannot be stored; recording it as failed",
+            completion.metadata_id,
+            extra=run_fields(completion.metadata_id),
         )
         connections[self.using].close_if_unusable_or_obsolete()
         failed = replace(
@@ -172,6 +176,7 @@ class BatchCompleter:
                         "run %s finished here but its claim was lost; its record was left as "
                         "the new owner set it",
                         pending.completion.metadata_id,
+                        extra=run_fields(pending.completion.metadata_id),
                     )
                 pending.landed.set_result(ok)
             return

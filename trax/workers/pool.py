@@ -21,6 +21,7 @@ from trax.effects.lifecycle import RunService
 from trax.effects.progress import ProgressBoard, current_board
 from trax.events.channels import JOBS_READY
 from trax.events.listener import Listener
+from trax.log_fields import run_fields, set_worker_id
 from trax.models import CancelReason, Log, WorkerKind
 from trax.reconnect import drop_connections
 from trax.store import (
@@ -170,6 +171,7 @@ class WorkerPool:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        set_worker_id(config.worker_id)
         logger.info(
             "worker %s started: %d run threads, lease %g s",
             config.worker_id,
@@ -300,7 +302,11 @@ class WorkerPool:
             }
         if not running:
             return
-        logger.warning("lost the claims of runs %s; stopping them", sorted(running))
+        logger.warning(
+            "lost the claims of runs %s; stopping them",
+            sorted(running),
+            extra={"trax_run_ids": sorted(running)},
+        )
         for token in running.values():
             token.cancel("claim lost")
 
@@ -327,7 +333,11 @@ class WorkerPool:
             service = self.service
             service.run_claimed(run, token=token, finisher=self)
         except BaseException:
-            logger.exception("run %s raised out of its lifecycle", run.metadata_id)
+            logger.exception(
+                "run %s raised out of its lifecycle",
+                run.metadata_id,
+                extra=run_fields(run.metadata_id, run.name, run.attempt),
+            )
         finally:
             # As at the end of a request: connections the run opened go back (to the pool,
             # where there is one) unless CONN_MAX_AGE keeps them, so between runs a run

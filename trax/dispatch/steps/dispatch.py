@@ -19,6 +19,7 @@ from trax.dispatch.context import DispatchCycle
 from trax.dispatch.steps.capacity import Selected
 from trax.dispatch.submitters import JobSubmitter, SubmitFailure, SubmitterRouter
 from trax.housekeeping import report_refused
+from trax.log_fields import run_fields
 from trax.store import (
     DispatchedRun,
     QueuedEntry,
@@ -142,6 +143,9 @@ def _submit(cycle: DispatchCycle, submitter: JobSubmitter, runs: list[Dispatched
             submitter.name,
             failure.reason,
             "requeued" if requeued else "dispatch attempts exhausted",
+            extra=run_fields(
+                failure.run.metadata_id, failure.run.entry.train_name, failure.run.entry.attempt
+            ),
         )
     return len(failures)
 
