@@ -47,7 +47,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	bash scripts/venv.sh "$(PYTHON)" "$(VENV)"
-	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test,dev,metrics]'
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[test,dev,metrics,tracing]'
 	touch $(RUN_STAMP) $@
 
 # What running needs only (no test or lint tools): `make run` on a fresh machine.

@@ -167,6 +167,7 @@ _SETTINGS: dict[str, _Setting] = {
     "HOST_ENVIRONMENT": _Setting(None, _optional(_non_empty_string), "a str"),
     "DATABASE_ALIAS": _Setting(None, _optional(_non_empty_string), "a str"),
     "METRICS": _Setting(True, _bool, "True or False"),
+    "TRACING": _Setting(True, _bool, "True or False"),
     "METRICS_CACHE_SECONDS": _Setting(5.0, _non_negative_number, "a number >= 0"),
     "METRICS_TOKEN_ENV": _Setting("TRAX_METRICS_TOKEN", _non_empty_string, "a str"),
     "HEALTH_MAX_QUEUE_AGE_SECONDS": _Setting(300.0, _optional(_positive_number), "> 0 or None"),

@@ -33,6 +33,7 @@ def build_service(conf: TraxSettings | None = None, **overrides: Any) -> RunServ
         hook_classes=tuple(import_string(path) for path in conf.LIFECYCLE_HOOKS),
         max_input_bytes=conf.MAX_INPUT_BYTES,
         metrics=conf.METRICS,
+        tracing=conf.TRACING,
     )
     return RunService(
         options=dataclasses.replace(options, **overrides),

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from trax.core import (
     CancellationToken,
+    Failure,
     Result,
     RunContext,
     Success,
@@ -38,6 +39,7 @@ from trax.effects.observer import RunEffects
 from trax.effects.outcomes import cancelled, escaped, refusal, settle, train_and_input
 from trax.effects.providers import EffectProvider, notify_providers
 from trax.metrics.process import counting
+from trax.metrics.tracing import start_run
 from trax.models import CancelReason, Metadata, TrainState
 from trax.store import (
     ClaimedRun,
@@ -67,6 +69,8 @@ class LifecycleOptions:
     max_input_bytes: int | None = 1024 * 1024
     #: Count runs in this process's Prometheus instruments (``TRAX['METRICS']``).
     metrics: bool = False
+    #: A span per run and junction when an OpenTelemetry SDK is configured (``TRAX['TRACING']``).
+    tracing: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,15 @@ class RunService:
             return Execution(metadata_id, TrainState(state or TrainState.CANCELLED), recorded=False)
         row = (
             Metadata.objects.using(self.alias)
-            .only("name", "input", "external_id", "manifest_id", "parent_id", "attempt")
+            .only(
+                "name",
+                "input",
+                "external_id",
+                "manifest_id",
+                "parent_id",
+                "attempt",
+                "trace_parent",
+            )
             .get(id=metadata_id)
         )
         return self.run_claimed(
@@ -172,6 +184,7 @@ class RunService:
                 attempt=row.attempt,
                 work_queue_id=None,
                 claim_token=uuid.UUID(int=0),
+                trace_parent=row.trace_parent,
             ),
             token=token,
             finisher=DirectFinisher(alias=self.alias),
@@ -205,6 +218,8 @@ class RunService:
             finisher=finisher,
             waited=claimed.waited,
             attempt=claimed.attempt,
+            trace_parent=claimed.trace_parent,
+            queued=True,
         )
 
     def hooks_listen(self, train_class: type[Train[Any, Any]]) -> bool:
@@ -231,6 +246,8 @@ class RunService:
         finisher: Finisher,
         waited: float | None = None,
         attempt: int | None = 1,
+        trace_parent: str = "",
+        queued: bool = False,
     ) -> Execution:
         run_token, unlink = _token_for(token, parent)
         context = RunContext(
@@ -251,8 +268,14 @@ class RunService:
         providers = [cls() for cls in options.provider_classes]
         train = train_class()
         hooks: list[Any] = [cls() for cls in options.hook_classes] + [train]
+        tracing = (
+            start_run(context, trace_parent=trace_parent, queued=queued, host=self.host.name)
+            if options.tracing
+            else None
+        )
         effects = RunEffects(
             run=context,
+            tracing=tracing,
             alias=self.alias,
             progress=options.progress,
             poll_cancel_flag=options.poll_cancel_flag,
@@ -293,6 +316,10 @@ class RunService:
                 local_tokens.unregister(row_id)
                 unlink()
             notify_providers(providers, "run_finished", context, outcome.state)
+            if tracing is not None:
+                tracing.finish(
+                    str(outcome.state), result.error if isinstance(result, Failure) else None
+                )
             if metrics is not None:
                 metrics.run_finished(
                     context.train_name, str(outcome.state), time.monotonic() - began

@@ -13,6 +13,7 @@ from trax.effects.progress import current_board
 from trax.effects.providers import EffectProvider, notify_providers
 from trax.effects.timings import CANCELLED, COMPLETED, FAILED, JunctionTimings
 from trax.log_fields import context_fields
+from trax.metrics.tracing import RunTracing
 from trax.models import CancelReason, Log, TrainState
 from trax.store import CancelSignal, metadata_mark_junction, metadata_read_cancel_flag
 
@@ -39,6 +40,7 @@ class RunEffects:
         logs: RunLogBuffer | None,
         providers: Sequence[EffectProvider],
         timings: JunctionTimings | None = None,
+        tracing: RunTracing | None = None,
     ) -> None:
         assert run.run_id is not None
         self.run = run
@@ -49,6 +51,7 @@ class RunEffects:
         self.logs = logs
         self.providers = providers
         self.timings = timings if timings is not None else JunctionTimings()
+        self.tracing = tracing
 
     def before_junction(self, spec: JunctionSpec) -> None:
         board = current_board.get() if self.logs is not None else None
@@ -60,9 +63,13 @@ class RunEffects:
         if self.poll_cancel_flag and signal.requested:
             self.run.token.cancel(signal.reason or CancelReason.OPERATOR)
         notify_providers(self.providers, "junction_started", self.run, spec.name)
+        if self.tracing is not None:
+            self.tracing.junction_started(spec.name)
         self.timings.started(spec.name)  # last: the junction's time excludes our bookkeeping
 
     def after_junction(self, spec: JunctionSpec, error: BaseException | None) -> None:
+        if self.tracing is not None:
+            self.tracing.junction_ended(error)
         self.timings.ended(
             COMPLETED
             if error is None

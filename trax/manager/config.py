@@ -29,6 +29,8 @@ class ManagerConfig:
     rollup_minute_retention_seconds: float | None = 7 * 24 * 3600.0
     #: Count retries and dead letters in this process's Prometheus instruments.
     metrics: bool = False
+    #: A span per cycle (when an OpenTelemetry SDK is configured): what it queues links to it.
+    tracing: bool = False
     #: Not a setting: how far behind the settled point the fold stops (trax/store/rollups.py).
     rollup_settle_seconds: float = 1.0
 
@@ -52,6 +54,7 @@ class ManagerConfig:
             rollup_retention_seconds=conf.ROLLUP_RETENTION_SECONDS,
             rollup_minute_retention_seconds=conf.ROLLUP_MINUTE_RETENTION_SECONDS,
             metrics=conf.METRICS,
+            tracing=conf.TRACING,
         )
 
     def retry_delay(self, failures: int, base_seconds: float | None = None) -> float:

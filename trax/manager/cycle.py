@@ -12,6 +12,7 @@ result still run; a lost database connection stops the whole cycle.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
@@ -37,6 +38,7 @@ from trax.manager.steps.stale_runs import (
 )
 from trax.manager.steps.timeouts import TimedOutRuns, cancel_timed_out_runs
 from trax.metrics.process import counting
+from trax.metrics.tracing import engine_span
 from trax.store import database_now, run_records_alias
 
 logger = logging.getLogger("trax.manager")
@@ -167,7 +169,8 @@ def run_manager_cycle(
         using=alias,
     )
     faults_before = cycle.faults.count
-    result = ManagerCycle().run_result(cycle)
+    with engine_span("trax.manager_cycle") if cycle.config.tracing else nullcontext():
+        result = ManagerCycle().run_result(cycle)
     if isinstance(result, Failure):
         # Once an hour per distinct failure, not a record every cycle while it lasts.
         cycle.faults.report(

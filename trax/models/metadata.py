@@ -52,6 +52,8 @@ class Metadata(models.Model):
     )
     attempt = models.PositiveIntegerField(default=1)
     scheduled_time = models.DateTimeField(null=True, blank=True)
+    #: W3C ``traceparent`` of the code that queued the run (OpenTelemetry), '' when untraced.
+    trace_parent = models.CharField(max_length=64, blank=True, default="", db_default="")
     cancellation_requested = models.BooleanField(default=False)
     cancel_reason = models.CharField(
         max_length=16, choices=CancelReason.choices, blank=True, default=""

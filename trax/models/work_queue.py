@@ -66,6 +66,8 @@ class WorkQueue(models.Model):
     is_explicit_trigger = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    #: W3C ``traceparent`` of the code that queued the work (OpenTelemetry), '' when untraced.
+    trace_parent = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "trax_work_queue"

@@ -14,6 +14,7 @@ from django.utils import timezone
 from trax.conf import effective_settings
 from trax.core import Train
 from trax.core.serialization import normalise
+from trax.metrics.tracing import current_trace_parent
 from trax.registry import registry, resolve_train
 from trax.scheduling.errors import ScheduleError
 from trax.scheduling.options import (
@@ -96,6 +97,7 @@ def enqueue_many(
             priority=priority,
             max_retries=max_retries,
             using=using,
+            trace_parent=current_trace_parent(),
         )
         return external_ids
     entries = [

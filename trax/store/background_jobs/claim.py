@@ -42,6 +42,8 @@ class ClaimedRun:
     claim_token: uuid.UUID
     #: Seconds from when the run was due (scheduled, or its record made) to its start.
     waited: float | None = None
+    #: W3C ``traceparent`` of the code that queued the run; '' when untraced.
+    trace_parent: str = ""
 
 
 def background_job_claim(
@@ -102,7 +104,7 @@ def keep_to_indexes(connection: Any) -> None:
 
 def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:
     job_id, metadata_id, name, data, external_id, manifest_id, parent_id, attempt, entry = row[:9]
-    waited = row[9]
+    waited, trace_parent = row[9], row[10]
     return ClaimedRun(
         job_id=job_id,
         metadata_id=metadata_id,
@@ -115,6 +117,7 @@ def _claimed(row: tuple[Any, ...], token: uuid.UUID) -> ClaimedRun:
         work_queue_id=entry,
         claim_token=token,
         waited=float(waited) if waited is not None else None,
+        trace_parent=trace_parent or "",
     )
 
 
@@ -145,5 +148,5 @@ def _claim_sqlite(
             ],
         )
         started = {row[0]: row[1:] for row in cursor.fetchall()}
-    empty = (None,) * 8
+    empty = (None,) * 9
     return [(job_id, metadata_id, *started.get(metadata_id, empty)) for job_id, metadata_id in jobs]

@@ -25,7 +25,8 @@ WITH picked AS MATERIALIZED (
               run.attempt, run.work_queue_id,
               -- the queue wait (metrics): from when the run was due to its start
               EXTRACT(EPOCH FROM STATEMENT_TIMESTAMP()
-                      - COALESCE(run.scheduled_time, run.created_at))::float8 AS waited
+                      - COALESCE(run.scheduled_time, run.created_at))::float8 AS waited,
+              run.trace_parent
 ), claimed AS (
     UPDATE trax_background_job AS job
     SET claimed_by = %(worker)s, claim_token = %(token)s,
@@ -40,7 +41,7 @@ WITH picked AS MATERIALIZED (
 )
 SELECT claimed.id, started.id, started.name, started.input, started.external_id,
        started.manifest_id, started.parent_id, started.attempt, started.work_queue_id,
-       started.waited, pg_notify(%(changed)s, 'runs') IS NULL  -- one per transaction: identical ones merge
+       started.waited, started.trace_parent, pg_notify(%(changed)s, 'runs') IS NULL  -- one per transaction: identical ones merge
 FROM claimed JOIN started ON started.id = claimed.metadata_id
 
 -- name: background_job_complete
@@ -96,7 +97,7 @@ FROM finished
 -- insert their runs (pending), mark them dispatched, insert their background jobs.
 WITH locked AS MATERIALIZED (
     SELECT entry.id, entry.train_name, entry.input, entry.manifest_id, entry.attempt,
-        entry.scheduled_at, entry.priority
+        entry.scheduled_at, entry.priority, entry.trace_parent
     FROM unnest(%(ids)s::bigint[]) AS chosen(id)
     JOIN trax_work_queue AS entry ON entry.id = chosen.id
     WHERE (entry.status = 'queued') IS TRUE  -- by key, never a scan of trax_work_queue_queued_idx
@@ -105,9 +106,11 @@ WITH locked AS MATERIALIZED (
     INSERT INTO trax_metadata (name, external_id, executor, train_state, created_at, input,
         failure_junction, failure_exception, failure_reason, stack_trace, attempt,
         scheduled_time, cancellation_requested, cancel_reason, currently_running_junction,
-        host_name, host_environment, host_instance_id, host_labels, manifest_id, work_queue_id)
+        host_name, host_environment, host_instance_id, host_labels, manifest_id, work_queue_id,
+        trace_parent)
     SELECT train_name, gen_random_uuid(), '', 'pending', STATEMENT_TIMESTAMP(), input,
-        '', '', '', '', attempt, scheduled_at, false, '', '', '', '', '', '{}', manifest_id, id
+        '', '', '', '', attempt, scheduled_at, false, '', '', '', '', '', '{}', manifest_id, id,
+        trace_parent
     FROM locked ORDER BY id
     RETURNING id, work_queue_id, created_at
 ), entries AS (
@@ -127,7 +130,7 @@ FROM runs ORDER BY runs.id
 -- The same for a submitter that hands runs over itself: no background jobs, no notification.
 WITH locked AS MATERIALIZED (
     SELECT entry.id, entry.train_name, entry.input, entry.manifest_id, entry.attempt,
-        entry.scheduled_at
+        entry.scheduled_at, entry.trace_parent
     FROM unnest(%(ids)s::bigint[]) AS chosen(id)
     JOIN trax_work_queue AS entry ON entry.id = chosen.id
     WHERE (entry.status = 'queued') IS TRUE  -- by key, never a scan of trax_work_queue_queued_idx
@@ -136,9 +139,11 @@ WITH locked AS MATERIALIZED (
     INSERT INTO trax_metadata (name, external_id, executor, train_state, created_at, input,
         failure_junction, failure_exception, failure_reason, stack_trace, attempt,
         scheduled_time, cancellation_requested, cancel_reason, currently_running_junction,
-        host_name, host_environment, host_instance_id, host_labels, manifest_id, work_queue_id)
+        host_name, host_environment, host_instance_id, host_labels, manifest_id, work_queue_id,
+        trace_parent)
     SELECT train_name, gen_random_uuid(), '', 'pending', STATEMENT_TIMESTAMP(), input,
-        '', '', '', '', attempt, scheduled_at, false, '', '', '', '', '', '{}', manifest_id, id
+        '', '', '', '', attempt, scheduled_at, false, '', '', '', '', '', '{}', manifest_id, id,
+        trace_parent
     FROM locked ORDER BY id
     RETURNING id, work_queue_id, created_at
 ), entries AS (
@@ -162,17 +167,18 @@ WITH chosen AS MATERIALIZED (
 ), entries AS (
     INSERT INTO trax_work_queue (id, external_id, train_name, input, priority, status,
         dispatch_attempts, attempt, max_retries, is_explicit_trigger, created_at, dispatched_at,
-        metadata_id)
+        metadata_id, trace_parent)
     SELECT entry_id, external_id, %(train)s, input, %(priority)s, 'dispatched', 0, 1,
-        %(max_retries)s, false, STATEMENT_TIMESTAMP(), STATEMENT_TIMESTAMP(), run_id
+        %(max_retries)s, false, STATEMENT_TIMESTAMP(), STATEMENT_TIMESTAMP(), run_id,
+        %(trace_parent)s
     FROM chosen
 ), runs AS (
     INSERT INTO trax_metadata (id, name, external_id, executor, train_state, created_at, input,
         failure_junction, failure_exception, failure_reason, stack_trace, attempt,
         cancellation_requested, cancel_reason, currently_running_junction, host_name,
-        host_environment, host_instance_id, host_labels, work_queue_id)
+        host_environment, host_instance_id, host_labels, work_queue_id, trace_parent)
     SELECT run_id, %(train)s, gen_random_uuid(), '', 'pending', STATEMENT_TIMESTAMP(), input,
-        '', '', '', '', 1, false, '', '', '', '', '', '{}', entry_id
+        '', '', '', '', 1, false, '', '', '', '', '', '{}', entry_id, %(trace_parent)s
     FROM chosen
 ), jobs AS (
     INSERT INTO trax_background_job (metadata_id, priority, created_at, attempt)

@@ -17,7 +17,7 @@ UPDATE trax_metadata SET train_state = 'in_progress',
     host_name = %s, host_environment = %s, host_instance_id = %s, host_labels = %s
 WHERE id IN ({ids}) AND train_state = 'pending'
 RETURNING id, name, input, external_id, manifest_id, parent_id, attempt, work_queue_id,
-    (JULIANDAY('now') - JULIANDAY(COALESCE(scheduled_time, created_at))) * 86400.0
+    (JULIANDAY('now') - JULIANDAY(COALESCE(scheduled_time, created_at))) * 86400.0, trace_parent
 
 -- name: rollup_fold_bound
 -- The next batch of finished runs past the watermark, (end_time, id) order, ended before the

@@ -28,6 +28,7 @@ def work_queue_enqueue_direct(
     priority: int,
     max_retries: int,
     using: str,
+    trace_parent: str = "",
 ) -> None:
     """Queue one run of ``train_name`` per input as dispatched work with its background job.
     Joins the caller's transaction on ``using`` (the workers are notified when it commits)."""
@@ -35,7 +36,9 @@ def work_queue_enqueue_direct(
         return
     connection = connections[using]
     if connection.vendor != "postgresql":
-        _enqueue_direct_orm(train_name, external_ids, inputs, priority, max_retries, using)
+        _enqueue_direct_orm(
+            train_name, external_ids, inputs, priority, max_retries, using, trace_parent
+        )
         return
     # Several statements must commit together: one call queues all its work or none.
     chunked = len(external_ids) > CHUNK
@@ -48,6 +51,7 @@ def work_queue_enqueue_direct(
                 inputs[start : start + CHUNK],
                 priority,
                 max_retries,
+                trace_parent,
             )
 
 
@@ -58,6 +62,7 @@ def _execute_chunk(
     inputs: Sequence[Any],
     priority: int,
     max_retries: int,
+    trace_parent: str,
 ) -> None:
     execute_named(
         connection,
@@ -69,6 +74,7 @@ def _execute_chunk(
             "priority": priority,
             "max_retries": max_retries,
             "channel": JOBS_READY,
+            "trace_parent": trace_parent,
         },
     )
 
@@ -80,6 +86,7 @@ def _enqueue_direct_orm(
     priority: int,
     max_retries: int,
     using: str,
+    trace_parent: str,
 ) -> None:
     """The same through the ORM (SQLite: one writer at a time, nobody to notify)."""
     with transaction.atomic(using=using):
@@ -92,6 +99,7 @@ def _enqueue_direct_orm(
                     priority=priority,
                     max_retries=max_retries,
                     status=WorkQueueStatus.DISPATCHED,
+                    trace_parent=trace_parent,
                 )
                 for external_id, value in zip(external_ids, inputs, strict=True)
             ],
@@ -99,7 +107,12 @@ def _enqueue_direct_orm(
         )
         runs = Metadata.objects.using(using).bulk_create(
             [
-                Metadata(name=train_name, input=entry.input, work_queue_id=entry.pk)
+                Metadata(
+                    name=train_name,
+                    input=entry.input,
+                    work_queue_id=entry.pk,
+                    trace_parent=trace_parent,
+                )
                 for entry in entries
             ],
             batch_size=500,

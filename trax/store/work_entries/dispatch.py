@@ -69,11 +69,12 @@ def work_queue_dispatch(
         with connection.cursor() as cursor:
             placeholders = ", ".join(["%s"] * len(by_id))
             cursor.execute(
-                f"SELECT id FROM trax_work_queue WHERE id IN ({placeholders}) "
+                f"SELECT id, trace_parent FROM trax_work_queue WHERE id IN ({placeholders}) "
                 "AND status = 'queued'",
                 list(by_id),
             )
-            locked = sorted(row[0] for row in cursor.fetchall())
+            traced = dict(cursor.fetchall())
+            locked = sorted(traced)
         if not locked:
             return []
         runs = Metadata.objects.using(using).bulk_create(
@@ -86,6 +87,7 @@ def work_queue_dispatch(
                     attempt=by_id[entry_id].attempt,
                     scheduled_time=by_id[entry_id].scheduled_at,
                     external_id=uuid.uuid4(),
+                    trace_parent=traced[entry_id],
                 )
                 for entry_id in locked
             ]

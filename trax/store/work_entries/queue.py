@@ -14,6 +14,7 @@ from django.db.models.functions import Least
 
 from trax.events.channels import WORK_QUEUED
 from trax.events.notify import notify, notify_changed
+from trax.metrics.tracing import current_trace_parent
 from trax.models import WorkQueue, WorkQueueStatus
 
 
@@ -35,6 +36,8 @@ class NewWorkEntry:
     is_explicit_trigger: bool = False
     dispatch_attempts: int = 0
     external_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    #: The trace context of the code queuing it (OpenTelemetry; '' when untraced).
+    trace_parent: str = field(default_factory=current_trace_parent)
 
     def row(self) -> WorkQueue:
         """The ``queued`` row to insert."""
@@ -53,6 +56,7 @@ class NewWorkEntry:
             is_explicit_trigger=self.is_explicit_trigger,
             dispatch_attempts=self.dispatch_attempts,
             status=WorkQueueStatus.QUEUED,
+            trace_parent=self.trace_parent,
         )
 
 
