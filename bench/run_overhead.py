@@ -74,14 +74,15 @@ def chain_train(junctions: int) -> str:
     return name
 
 
-def runs(count: int, train: str = TRAIN) -> float:
-    """Seconds for ``count`` lifecycles of the no-op train."""
+def runs(count: int, train: str = TRAIN, options: dict[str, Any] | None = None) -> float:
+    """Seconds for ``count`` lifecycles of the no-op train (``options``: LifecycleOptions
+    overrides)."""
     from trax.core import CancellationToken
     from trax.effects.from_settings import build_service
     from trax.effects.progress import ProgressBoard, current_board
     from trax.store import ClaimedRun
 
-    service = build_service(poll_cancel_flag=False)
+    service = build_service(poll_cancel_flag=False, **(options or {}))
     current_board.set(ProgressBoard())
     finisher = NullFinisher()
     claims = [

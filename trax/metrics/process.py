@@ -57,18 +57,35 @@ class ProcessMetrics:
             "Submissions this process's dispatcher could not make.",
             registry=registry,
         )
+        self._children: dict[str, tuple[Any, Any, Any]] = {}
+        self._finished: dict[tuple[str, str], Any] = {}
 
     def run_started(self, train: str, waited: float | None) -> None:
         """A run of ``train`` started here, ``waited`` seconds after it was due (None: unknown
         or not queued, as a ``trax.run``)."""
-        self.started.labels(train).inc()
+        started, queue_wait, _ = self._of(train)
+        started.inc()
         if waited is not None:
-            self.queue_wait.labels(train).observe(max(waited, 0.0))
+            queue_wait.observe(max(waited, 0.0))
 
     def run_finished(self, train: str, outcome: str, seconds: float) -> None:
         """A run of ``train`` ended ``outcome`` after ``seconds``."""
-        self.finished.labels(train, outcome).inc()
-        self.duration.labels(train).observe(seconds)
+        finished = self._finished.get((train, outcome))
+        if finished is None:
+            finished = self._finished[(train, outcome)] = self.finished.labels(train, outcome)
+        finished.inc()
+        self._of(train)[2].observe(seconds)
+
+    def _of(self, train: str) -> tuple[Any, Any, Any]:
+        # labels() locks and hashes on every call: a run's hot path looks its children up once.
+        children = self._children.get(train)
+        if children is None:
+            children = self._children[train] = (
+                self.started.labels(train),
+                self.queue_wait.labels(train),
+                self.duration.labels(train),
+            )
+        return children
 
 
 _lock = threading.Lock()
