@@ -233,3 +233,38 @@ def test_no_label_carries_a_run_id_or_an_input(client: Client) -> None:
     for sample in trax_samples:
         assert run_id not in sample.labels.values()
         assert set(sample.labels) <= {"train", "outcome", "group", "kind", "name", "le"}
+
+
+def test_every_metric_the_docs_and_the_grafana_board_name_is_served(client: Client) -> None:
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[3] / "docs"
+    trax.enqueue("demo.greet", {"name": "Ada"})
+    from trax.testing import drain
+
+    drain()
+    families = list(
+        text_string_to_metric_families(
+            client.get("/metrics", headers=bearer(TOKEN)).content.decode()
+        )
+    )
+    served = {family.name for family in families} | {
+        sample.name for family in families for sample in family.samples
+    }
+    from trax.metrics.process import process_metrics
+
+    metrics = process_metrics()
+    assert metrics is not None
+    metrics.retried.inc(0)
+    named = set(re.findall(r"trax_[a-z_]+", (docs / "grafana-dashboard.json").read_text()))
+    table = set(
+        re.findall(
+            r"^\| `(trax_[a-z_]+)` \| (?:counter|gauge|histogram) ",
+            (docs / "monitoring.md").read_text(),
+            re.M,
+        )
+    )
+    assert table, "the metric table of docs/monitoring.md is gone"
+    for name in named | table:
+        assert name in served or f"{name}_count" in served, name
