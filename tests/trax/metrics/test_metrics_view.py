@@ -4,7 +4,9 @@ tests/integration/test_metrics.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 import trax
 from project.trains import PaymentDeclined
 from trax.manager.service import MANAGER_LEASE
+from trax.metrics.process import process_metrics
 from trax.models import DeadLetter, Manifest, Metadata, TrainState, Worker, WorkerKind, WorkQueue
 from trax.scheduling.schedules import Every
 from trax.store import leader_acquire, worker_register
+from trax.testing import drain
 
 pytestmark = pytest.mark.django_db
 
@@ -236,13 +240,8 @@ def test_no_label_carries_a_run_id_or_an_input(client: Client) -> None:
 
 
 def test_every_metric_the_docs_and_the_grafana_board_name_is_served(client: Client) -> None:
-    import re
-    from pathlib import Path
-
     docs = Path(__file__).resolve().parents[3] / "docs"
     trax.enqueue("demo.greet", {"name": "Ada"})
-    from trax.testing import drain
-
     drain()
     families = list(
         text_string_to_metric_families(
@@ -252,8 +251,6 @@ def test_every_metric_the_docs_and_the_grafana_board_name_is_served(client: Clie
     served = {family.name for family in families} | {
         sample.name for family in families for sample in family.samples
     }
-    from trax.metrics.process import process_metrics
-
     metrics = process_metrics()
     assert metrics is not None
     metrics.retried.inc(0)
