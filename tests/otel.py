@@ -36,3 +36,29 @@ def in_memory_spans() -> Iterator[InMemorySpanExporter]:
         yield exporter
     finally:
         _reset_provider(None)
+
+
+@contextmanager
+def in_memory_metrics() -> Iterator[Any]:
+    """An SDK meter provider with an in-memory reader for the block (``reader.get_metrics_data()``);
+    trax's mirrored instruments are made for it and forgotten afterwards."""
+    from opentelemetry.metrics import _internal as metrics_globals
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from trax.effects.from_settings import reset_default_service
+    from trax.metrics import otel_metrics
+
+    reader = InMemoryMetricReader()
+    metrics_globals._METER_PROVIDER_SET_ONCE = Once()
+    metrics_globals._METER_PROVIDER = None
+    metrics_globals.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    otel_metrics.forget()
+    reset_default_service()
+    try:
+        yield reader
+    finally:
+        metrics_globals._METER_PROVIDER_SET_ONCE = Once()
+        metrics_globals._METER_PROVIDER = None
+        otel_metrics.forget()
+        reset_default_service()

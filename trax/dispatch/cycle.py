@@ -80,5 +80,5 @@ def run_dispatcher_cycle(
         raise result.error
     metrics = counting(cycle.config.metrics)
     if metrics is not None:
-        metrics.dispatch_failures.inc(result.value.failed_submissions)
+        metrics.submissions_failed(result.value.failed_submissions)
     return result.value

@@ -180,8 +180,8 @@ def run_manager_cycle(
     done = replace(result.value, faults=cycle.faults.count - faults_before)
     metrics = counting(cycle.config.metrics)
     if metrics is not None:
-        metrics.retried.inc(done.retries_queued)
-        metrics.dead_letters.inc(done.dead_lettered)
+        metrics.retries_queued(done.retries_queued)
+        metrics.dead_lettered(done.dead_lettered)
     if done.did_anything():
         level, line = done.summary()
         logger.log(level, "manager cycle: %s", line, extra={"trax_cycle": asdict(done)})

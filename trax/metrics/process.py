@@ -1,7 +1,8 @@
 """This process's own Prometheus instruments: runs it started and finished, their durations and
 queue waits, and the retries, dead letters and failed submissions its manager and dispatcher
 made. Counted only when ``prometheus-client`` is installed (the ``metrics`` extra) and
-``TRAX['METRICS']`` is on; otherwise every call is a no-op."""
+``TRAX['METRICS']`` is on; mirrored through OpenTelemetry when an SDK is configured
+(``trax.metrics.otel_metrics``)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,18 @@ class ProcessMetrics:
         finished.inc()
         self._of(train)[2].observe(seconds)
 
+    def retries_queued(self, count: int) -> None:
+        """The manager queued ``count`` retries."""
+        self.retried.inc(count)
+
+    def dead_lettered(self, count: int) -> None:
+        """The manager wrote ``count`` dead letters."""
+        self.dead_letters.inc(count)
+
+    def submissions_failed(self, count: int) -> None:
+        """The dispatcher could not make ``count`` submissions."""
+        self.dispatch_failures.inc(count)
+
     def _of(self, train: str) -> tuple[Any, Any, Any]:
         # labels() locks and hashes on every call: a run's hot path looks its children up once.
         children = self._children.get(train)
@@ -109,6 +122,41 @@ def process_metrics() -> ProcessMetrics | None:
     return _instruments
 
 
-def counting(enabled: bool) -> ProcessMetrics | None:
-    """The instruments when ``enabled`` (``TRAX['METRICS']``) and the library is there."""
-    return process_metrics() if enabled else None
+class Recorders:
+    """Several recorders told the same events (Prometheus and OpenTelemetry both on)."""
+
+    def __init__(self, *recorders: Any) -> None:
+        self.recorders = recorders
+
+    def run_started(self, train: str, waited: float | None) -> None:
+        for recorder in self.recorders:
+            recorder.run_started(train, waited)
+
+    def run_finished(self, train: str, outcome: str, seconds: float) -> None:
+        for recorder in self.recorders:
+            recorder.run_finished(train, outcome, seconds)
+
+    def retries_queued(self, count: int) -> None:
+        for recorder in self.recorders:
+            recorder.retries_queued(count)
+
+    def dead_lettered(self, count: int) -> None:
+        for recorder in self.recorders:
+            recorder.dead_lettered(count)
+
+    def submissions_failed(self, count: int) -> None:
+        for recorder in self.recorders:
+            recorder.submissions_failed(count)
+
+
+def counting(enabled: bool) -> Any:
+    """What records this process's runs when ``enabled`` (``TRAX['METRICS']``): the Prometheus
+    instruments, the OpenTelemetry ones (an SDK configured), both, or None."""
+    if not enabled:
+        return None
+    from trax.metrics.otel_metrics import otel_metrics
+
+    found = [recorder for recorder in (process_metrics(), otel_metrics()) if recorder is not None]
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else Recorders(*found)
