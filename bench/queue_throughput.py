@@ -25,6 +25,8 @@ Profiles (``--profiles``; they alternate within each repetition, so both see the
 - ``tuned``: no junction progress, no log capture, 0.1 s fallback polling (NOTIFY does the
   waking), no global cap, plus ``--settings``; ``trax_worker --concurrency 32``
   (``--concurrency``).
+- ``bare`` (not run unless named): ``tuned`` with ``METRICS`` and ``TRACING`` off, to measure
+  what the Prometheus counting costs a drain (``--profiles tuned,bare``).
 
 Parts (``--only``; ``drain`` means the four drain scenarios):
 
@@ -152,7 +154,7 @@ TUNED_CONCURRENCY = 32
 
 PARTS = ("enqueue", "backlog", "backlog-big", "live", "history", "latency")
 DRAIN_PARTS = ("backlog", "backlog-big", "live", "history")
-PROFILES = ("default", "tuned")
+PROFILES = ("default", "tuned", "bare")
 
 
 def part_list(value: str) -> list[str]:
@@ -180,7 +182,7 @@ def profile_list(value: str) -> list[str]:
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--profiles", type=profile_list, default=list(PROFILES), help="settings profiles"
+        "--profiles", type=profile_list, default=list(PROFILES[:2]), help="settings profiles"
     )
     parser.add_argument(
         "--jobs", type=positive_int, default=10_000, help="runs per drain (backlog, live, history)"
@@ -274,6 +276,9 @@ def make_profiles(args: argparse.Namespace, url: str) -> list[Profile]:
         if name == "default":
             settings: dict[str, Any] = {}
             concurrency = None
+        elif name == "bare":  # tuned, and no metrics or tracing: what observability costs
+            settings = {**TUNED_SETTINGS, **args.settings, "METRICS": False, "TRACING": False}
+            concurrency = args.concurrency
         else:
             settings = {**TUNED_SETTINGS, **args.settings}
             concurrency = args.concurrency
