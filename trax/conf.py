@@ -253,8 +253,9 @@ def get_settings() -> TraxSettings:
     return _cached
 
 
-RUNTIME_REFRESH_SECONDS = 5.0
-"""How long the runtime settings row is trusted before it is read again."""
+RUNTIME_REFRESH_SECONDS = 1.0
+"""How long the runtime settings row is trusted before it is read again (one primary-key read of
+a one-row table, at most once a second per process that asks)."""
 
 _runtime: tuple[float, TraxSettings] | None = None
 

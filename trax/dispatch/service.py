@@ -26,18 +26,29 @@ class DispatcherService:
     def __init__(
         self,
         *,
-        polling_interval: float,
+        polling_interval: float | Callable[[], float],
         is_leader: Callable[[], bool],
         config: DispatcherConfig | None = None,
         using: str = "default",
     ) -> None:
-        self.polling_interval = polling_interval
+        self._interval = polling_interval
         self.is_leader = is_leader
         self.config = config
         self.using = using
         self.stopping = threading.Event()
         self.listener = Listener([WORK_QUEUED, CAPACITY_FREED], using=using)
         self._held_back = True  # until a cycle says otherwise, freed capacity may matter
+
+    @property
+    def polling_interval(self) -> float:
+        """The current interval (a callable one is read each time: the runtime settings)."""
+        if not callable(self._interval):
+            return self._interval
+        try:
+            return self._interval()
+        except Exception:
+            logger.warning("could not read the polling interval; using 1 s", exc_info=True)
+            return 1.0
 
     def run_once(self) -> DispatchReport | None:
         """One cycle if leading, else None."""
@@ -79,15 +90,16 @@ class DispatcherService:
 
     def _wait_for_work(self) -> None:
         """Sleep until new work, or freed capacity when a cap held work back, or the poll."""
-        deadline = time.monotonic() + self.polling_interval
+        began = time.monotonic()
         while not self.stopping.is_set():
-            remaining = deadline - time.monotonic()
+            # The interval is read again each second: a runtime change cuts a long wait short.
+            remaining = began + self.polling_interval - time.monotonic()
             if remaining <= 0:
                 return
-            events = self.listener.wait(remaining)
+            events = self.listener.wait(min(remaining, 1.0))
             if any(e.channel != CAPACITY_FREED or self._held_back for e in events):
                 return
-            if not events:
+            if not events and remaining <= 1.0:
                 return
 
     def stop(self) -> None:

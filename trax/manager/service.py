@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import Error
@@ -36,6 +37,8 @@ class ManagerServiceConfig:
     polling_interval_seconds: float = 5.0
     lease_seconds: float = 15.0
     using: str = "default"
+    #: Read before each sleep when given (the runtime settings), else the fixed interval.
+    interval_source: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
         if not self.holder:
@@ -74,7 +77,8 @@ class ManagerService:
         leading = leader_acquire(
             MANAGER_LEASE,
             self.config.holder,
-            lease_seconds=self.config.lease_seconds,
+            # A longer interval set at runtime keeps the lease alive across three cycles.
+            lease_seconds=max(self.config.lease_seconds, self.interval() * 3),
             token=self.lease_token,
             using=using,
         )
@@ -126,9 +130,31 @@ class ManagerService:
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
-                self.stopping.wait(self.config.polling_interval_seconds)
+                self._sleep()
         finally:
             self.release()
+
+    def _sleep(self) -> None:
+        # In slices of at most a second, the interval read again each time: an interval
+        # shortened at runtime cuts a long sleep short instead of waiting it out.
+        began = time.monotonic()
+        while not self.stopping.is_set():
+            remaining = began + self.interval() - time.monotonic()
+            if remaining <= 0:
+                return
+            self.stopping.wait(min(remaining, 1.0))
+
+    def interval(self) -> float:
+        """Seconds until the next cycle: the source's current value (runtime settings), or the
+        configured interval when there is none or it fails."""
+        source = self.config.interval_source
+        if source is None:
+            return self.config.polling_interval_seconds
+        try:
+            return source()
+        except Exception:
+            logger.warning("could not read the polling interval; keeping it", exc_info=True)
+            return self.config.polling_interval_seconds
 
     def stop(self) -> None:
         """Ask the loop to finish its iteration and return."""

@@ -63,6 +63,12 @@ from trax.store.runs.metadata import (
     metadata_start,
 )
 from trax.store.runs.streaks import metadata_counted_failures
+from trax.store.runtime_settings import (
+    RuntimeSettingState,
+    UnknownRuntimeSetting,
+    runtime_settings_states,
+    runtime_settings_update,
+)
 from trax.store.work_entries.direct import work_queue_enqueue_direct
 from trax.store.work_entries.dispatch import (
     DispatchedRun,
@@ -112,6 +118,8 @@ __all__ = [
     "RollupSeries",
     "RunOutcome",
     "RunStats",
+    "RuntimeSettingState",
+    "UnknownRuntimeSetting",
     "audit_record",
     "background_job_claim",
     "background_job_complete",
@@ -158,6 +166,8 @@ __all__ = [
     "rollup_fold",
     "rollup_series",
     "run_records_alias",
+    "runtime_settings_states",
+    "runtime_settings_update",
     "work_queue_cancel_lineage",
     "work_queue_cancel_queued",
     "work_queue_dispatch",

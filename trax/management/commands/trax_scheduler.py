@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trax.conf import get_settings
+from trax.conf import effective_settings, get_settings
 from trax.dispatch.service import DispatcherService
 from trax.management.arguments import positive_seconds, process_name, thread_count
 from trax.management.commands.trax_worker import build_worker_pool
@@ -77,6 +77,10 @@ class Command(BaseCommand):
                 # At least three of this process's intervals, whatever the setting says.
                 lease_seconds=max(conf.LEADER_LEASE_SECONDS or 0, interval * 3),
                 using=using,
+                # --interval fixes it; otherwise the runtime settings row may change it live.
+                interval_source=None
+                if options["interval"]
+                else lambda: effective_settings(using=using).MANAGER_POLLING_INTERVAL_SECONDS,
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
@@ -91,7 +95,9 @@ class Command(BaseCommand):
             raise CommandError(f"The declared schedules are invalid: {error}") from None
         manager = ManagerService(config, declarations=schedules.declarations)
         dispatcher = DispatcherService(
-            polling_interval=conf.DISPATCHER_POLLING_INTERVAL_SECONDS,
+            polling_interval=lambda: (
+                effective_settings(using=using).DISPATCHER_POLLING_INTERVAL_SECONDS
+            ),
             is_leader=lambda: manager.is_leader,
             config=None,  # read per cycle, so runtime settings apply at once
             using=using,
