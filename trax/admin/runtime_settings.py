@@ -9,8 +9,8 @@ from django.http import HttpRequest
 
 from trax.admin.base import AuditedAdminMixin, actor_of
 from trax.admin.forms import RuntimeSettingsForm
-from trax.conf import forget_runtime_settings
 from trax.models import RuntimeSettings
+from trax.store import run_records_alias, runtime_settings_update
 
 
 @admin.register(RuntimeSettings)
@@ -63,6 +63,14 @@ class RuntimeSettingsAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.updated_by = actor_of(request)[:255]
-        super().save_model(request, obj, form, change)
-        forget_runtime_settings()  # this process at once; others within RUNTIME_REFRESH_SECONDS
+        """Through the store's one writer (as the console): one ``settings.change`` audit row
+        of what changed, a notice to open console pages."""
+        using = run_records_alias()
+        runtime_settings_update(
+            {name: form.cleaned_data[name] for name in form.changed_data},
+            actor=actor_of(request),
+            using=using,
+        )
+        row = RuntimeSettings.objects.using(using).order_by("id").first()
+        if row is not None:  # the admin's redirect names the row it saved
+            obj.pk, obj.updated_by, obj.updated_at = row.pk, row.updated_by, row.updated_at

@@ -217,7 +217,9 @@ def test_runtime_settings_save_who_changed_them(admin_client: Client) -> None:
     row = RuntimeSettings.objects.get()
     assert (row.max_active_jobs, row.junction_progress, row.log_capture) == (4, None, False)
     assert row.updated_by == "admin"
-    assert Audit.objects.get().action == "runtime_settings.create"
+    audit = Audit.objects.get()
+    assert (audit.action, audit.actor) == ("settings.change", "admin")
+    assert audit.detail == {"max_active_jobs": [None, 4], "log_capture": [None, False]}
 
 
 @pytest.mark.parametrize(
